@@ -1,0 +1,126 @@
+"""AttnCalculator: the one ASE calculator for every attnff potential."""
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from .data.batch import AtomsBatch
+from .data.validate import check_min_distance, check_structure, default_multiplicity, resolve_charge_spin
+from .errors import ChargeSpinError
+from .model_file import load_potential, resolve_potential
+from .neighbors import NeighborCache
+from .potential import Potential
+
+__all__ = ["AttnCalculator", "resolve_device", "resolve_dtype"]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; anything else as torch.device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """"float32"/"float64" (or a torch dtype) -> torch dtype."""
+    table = {"float32": torch.float32, "float64": torch.float64, torch.float32: torch.float32,
+             torch.float64: torch.float64}
+    if dtype not in table:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return table[dtype]
+
+
+class AttnCalculator(Calculator):
+    """ASE calculator for an attnff Potential.
+
+    Charge and spin come from ``atoms.info["charge"]`` (int, default 0) and
+    ``atoms.info["multiplicity"]`` (2S + 1, default the lowest consistent with
+    the electron count). Stress is computed for 3-D periodic cells.
+
+    Args:
+        potential: the Potential to evaluate.
+        device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+        dtype: "float32" (default) or "float64".
+        skin: neighbour-list skin in Angstrom; lists are reused until an atom moves skin/2.
+        metadata: the potential file's metadata (card, training data), if loaded from a file.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "energies", "stress"]
+
+    def __init__(self, potential: Potential, device: str | torch.device = "auto",
+                 dtype: str | torch.dtype = "float32", skin: float = 0.5,
+                 metadata: dict[str, Any] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
+        self.potential = potential.to(device=self.device, dtype=self.dtype).eval()
+        for parameter in self.potential.parameters():
+            parameter.requires_grad_(False)
+        self.metadata = metadata or {}
+        self.neighbors = NeighborCache(potential.cutoff, skin, self.device)
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike, device: str | torch.device = "auto",
+             dtype: str | torch.dtype = "float32", **kwargs) -> "AttnCalculator":
+        """Calculator for a shipped potential name (see ``list_potentials()``) or a file path."""
+        potential, metadata = load_potential(resolve_potential(name_or_path))
+        return cls(potential, device=device, dtype=dtype, metadata=metadata, **kwargs)
+
+    def check_state(self, atoms, tol: float = 1e-15) -> list[str]:
+        changes = super().check_state(atoms, tol)
+        if self.atoms is not None:
+            for key in ("charge", "multiplicity"):
+                if atoms.info.get(key) != self.atoms.info.get(key):
+                    changes.append("info")
+                    break
+        return changes
+
+    def _charge_spin(self, numbers: np.ndarray, info: dict) -> tuple[int, int]:
+        charge, multiplicity = resolve_charge_spin(numbers, info)
+        if not self.potential.supports_charge_spin:
+            neutral = default_multiplicity(numbers, 0)
+            if charge != 0 or multiplicity != neutral:
+                raise ChargeSpinError(
+                    f"this {self.potential.model_name} potential was trained without charge/spin and "
+                    f"only describes charge 0, multiplicity {neutral}; got charge {charge}, "
+                    f"multiplicity {multiplicity}"
+                )
+        return charge, multiplicity
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        numbers, positions = atoms.numbers, atoms.positions
+        cell, pbc = np.asarray(atoms.cell.array, dtype=float), np.asarray(atoms.pbc, dtype=bool)
+        check_structure(numbers, positions, cell, pbc, self.potential.species)
+        charge, multiplicity = self._charge_spin(numbers, atoms.info)
+        periodic = bool(pbc.all())
+        if "stress" in properties and not periodic:
+            raise PropertyNotImplementedError("stress needs a cell that is periodic in all three directions")
+
+        edge_index, shifts = self.neighbors.get(positions, cell, pbc)
+        edges_np, shifts_np = edge_index.cpu().numpy(), shifts.cpu().numpy()
+        d = np.linalg.norm(positions[edges_np[0]] - positions[edges_np[1]] - shifts_np @ cell, axis=1)
+        check_min_distance(d, edges_np)
+
+        as_tensor = lambda x, dtype=self.dtype: torch.as_tensor(x, dtype=dtype, device=self.device)  # noqa: E731
+        batch = AtomsBatch(
+            numbers=as_tensor(numbers, torch.long), positions=as_tensor(positions),
+            cell=as_tensor(cell[None]), pbc=as_tensor(pbc[None], torch.bool),
+            batch=torch.zeros(len(atoms), dtype=torch.long, device=self.device),
+            edge_index=edge_index, shifts=shifts.to(self.dtype),
+            charge=as_tensor([charge]), spin=as_tensor([(multiplicity - 1) / 2]),
+        )
+        out = self.potential(batch, forces=True, stress=periodic)
+        energy = float(out["energy"][0].detach())
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": out["energies"].detach().cpu().numpy().astype(float),
+            "forces": out["forces"].detach().cpu().numpy().astype(float),
+        }
+        if periodic:
+            self.results["stress"] = full_3x3_to_voigt_6_stress(out["stress"][0].detach().cpu().numpy().astype(float))

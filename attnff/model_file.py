@@ -1,0 +1,139 @@
+"""Potential files: safetensors weights with the model's JSON metadata and card in the header.
+
+One file holds everything needed to rebuild a Potential. Loading parses the
+safetensors header itself first, so a pickled, truncated, foreign or
+wrong-version file is refused with a ModelFileError before any tensor is read.
+Nothing is ever unpickled.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .errors import ModelFileError
+from .potential import Potential
+
+__all__ = ["FORMAT_VERSION", "save_potential", "load_potential", "read_metadata", "potentials_dir",
+           "list_potentials", "resolve_potential"]
+
+FORMAT_VERSION = 1
+_METADATA_KEY = "attnff"
+_MAX_HEADER = 100 * 2**20
+
+
+def save_potential(potential: Potential, path: str | os.PathLike, card: dict[str, Any] | None = None) -> Path:
+    """Write ``potential`` (weights + metadata + model card) atomically to ``path``."""
+    path = Path(path)
+    meta = {"format_version": FORMAT_VERSION, "attnff_version": __version__, "units": {"energy": "eV",
+            "length": "Angstrom"}, **potential.metadata(), "card": card or {}}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in potential.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={_METADATA_KEY: json.dumps(meta)})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Validate the file's structure and return its attnff metadata (no tensors read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"potential file {str(path)!r} does not exist")
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if head[:1] == b"\x80" or head[:2] == b"PK":
+            raise ModelFileError(
+                f"{path} holds pickled (torch.save) data; attnff never unpickles model files. "
+                "Convert the weights to an attnff safetensors potential file."
+            )
+        if len(head) < 8:
+            raise ModelFileError(f"{path} is truncated or not a safetensors file ({size} bytes)")
+        header_len = int.from_bytes(head, "little")
+        if header_len > min(size - 8, _MAX_HEADER):
+            raise ModelFileError(f"{path} is truncated or not a safetensors potential file (bad header length)")
+        try:
+            header = json.loads(handle.read(header_len))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ModelFileError(f"{path} has a corrupt header; not an attnff potential file") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path} has a corrupt header; not an attnff potential file")
+    data_end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    if 8 + header_len + data_end > size:
+        raise ModelFileError(f"{path} is truncated: {size} bytes, header promises {8 + header_len + data_end}")
+    raw = (header.get("__metadata__") or {}).get(_METADATA_KEY)
+    if raw is None:
+        raise ModelFileError(f"{path} is a safetensors file without attnff metadata; not an attnff potential")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ModelFileError(f"{path} has corrupt attnff metadata") from None
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has potential file format version {version!r}; this attnff ({__version__}) "
+            f"reads version {FORMAT_VERSION}"
+        )
+    return meta
+
+
+def load_potential(path: str | os.PathLike) -> tuple[Potential, dict[str, Any]]:
+    """Rebuild a Potential from a file; returns (potential in float64 on CPU, metadata)."""
+    meta = read_metadata(path)
+    try:
+        potential = Potential.from_metadata(meta)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path} has invalid model metadata: {error}") from None
+    try:
+        tensors = load_file(str(path))
+    except Exception as error:  # safetensors raises its own error types
+        raise ModelFileError(f"{path} could not be read as safetensors: {error}") from None
+    missing = set(potential.state_dict()) - set(tensors)
+    unexpected = set(tensors) - set(potential.state_dict())
+    if missing or unexpected:
+        raise ModelFileError(
+            f"{path} does not match its model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
+    potential.load_state_dict(tensors)
+    return potential.double().eval(), meta
+
+
+def potentials_dir() -> Path:
+    """Folder of the shipped potentials (installed package data, or the source tree's potentials/)."""
+    installed = Path(__file__).parent / "potentials"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "potentials"
+
+
+def list_potentials() -> dict[str, str]:
+    """Shipped potential names with their one-line descriptions."""
+    found = {}
+    for model in sorted(potentials_dir().glob("*/model.safetensors")):
+        card = read_metadata(model).get("card", {})
+        found[model.parent.name] = card.get("description", "")
+    return found
+
+
+def resolve_potential(name_or_path: str | os.PathLike) -> Path:
+    """A shipped name or a file path -> the potential file's path."""
+    candidate = Path(name_or_path)
+    if candidate.is_file():
+        return candidate
+    shipped = potentials_dir() / str(name_or_path) / "model.safetensors"
+    if shipped.is_file():
+        return shipped
+    raise ModelFileError(
+        f"no potential file or shipped potential named {str(name_or_path)!r}; "
+        f"shipped: {sorted(list_potentials())}"
+    )

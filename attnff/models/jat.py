@@ -1,0 +1,148 @@
+"""JAT: sparse graph attention (GATv2) potential (Hoedl 2022, seed 002; docs/models/jat.md).
+
+Default (``attention="smooth"``): edge logits see a Bessel radial basis times a
+smooth envelope inside the GATv2 nonlinearity, the envelope also weights the
+softmax, and every atom keeps its self edge, so E and F are smooth as atoms
+cross the cutoff. ``attention="thesis"`` reproduces the thesis: hard cutoff,
+distance only as a linear logit term g(d) = (d^2)^(k+1) for head k, self loops.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..nn import MLP, BesselBasis, make_envelope, segment_softmax_with_self, segment_sum
+from .inputs import ModelInputs
+
+__all__ = ["JATConfig", "JAT"]
+
+
+@dataclass(frozen=True)
+class JATConfig:
+    """Hyperparameters of JAT.
+
+    Attributes:
+        cutoff: graph cutoff r_c in Angstrom (thesis: 5 for ionic liquids, 3 for ANI).
+        width: feature width F (thesis: 48).
+        num_layers: attention layers (thesis: 4-7).
+        num_heads: attention heads H; width must divide by it.
+        num_basis: Bessel functions K for the smooth attention.
+        envelope: "polynomial" or "cosine".
+        attention: "smooth" (default, continuous) or "thesis" (hard cutoff, reproduction only).
+        radial_values: multiply each message by a learned radial filter (default True);
+            False sends W_s h_j unfiltered, as in the thesis.
+        readout: hidden widths of the per-atom readout MLP (thesis: 64, 32, 16, 16).
+    """
+
+    cutoff: float = 5.0
+    width: int = 64
+    num_layers: int = 4
+    num_heads: int = 4
+    num_basis: int = 16
+    envelope: Literal["polynomial", "cosine"] = "polynomial"
+    attention: Literal["smooth", "thesis"] = "smooth"
+    radial_values: bool = True
+    readout: tuple[int, ...] = (64, 32, 16, 16)
+
+    def __post_init__(self):
+        if self.attention not in ("smooth", "thesis"):
+            raise ValueError(f"JAT attention must be 'smooth' or 'thesis', not {self.attention!r}")
+        if self.width % self.num_heads:
+            raise ValueError(f"JAT width {self.width} is not divisible by num_heads {self.num_heads}")
+        object.__setattr__(self, "readout", tuple(self.readout))
+
+
+class JATLayer(nn.Module):
+    """One GATv2 message-passing layer with enveloped segment softmax.
+
+    logit e_ij = a_h . swish(W_r h_i + W_s h_j + W_e rbf_ij)     (smooth)
+               = a_h . swish(W_r h_i + W_s h_j) + c_h (d_ij^2)^(h+1)  (thesis)
+    m_i = alpha_ii W_s h_i + sum_j alpha_ij (W_s h_j [* W_v rbf_ij])
+    h_i <- LayerNorm(h_i + swish(m_i))  (no LayerNorm in the last layer)
+    """
+
+    def __init__(self, config: JATConfig, last: bool):
+        super().__init__()
+        width, heads = config.width, config.num_heads
+        self.heads, self.head_width = heads, width // heads
+        self.smooth = config.attention == "smooth"
+        self.receiver = nn.Linear(width, width)
+        self.sender = nn.Linear(width, width)
+        self.attention = nn.Parameter(torch.randn(heads, self.head_width) / self.head_width**0.5)
+        if self.smooth:
+            self.edge = nn.Linear(config.num_basis, width, bias=False)
+            self.self_edge = nn.Parameter(torch.zeros(width))
+        else:
+            self.distance_weight = nn.Parameter(torch.zeros(heads))
+        self.value_filter = nn.Linear(config.num_basis, width) if config.radial_values else None
+        self.norm = None if last else nn.LayerNorm(width)
+        self.act = nn.SiLU()
+
+    def _logits(self, pre: torch.Tensor) -> torch.Tensor:
+        """pre: (M, F) -> (M, H) logits a_h . swish(pre_h)."""
+        pre = self.act(pre).view(-1, self.heads, self.head_width)
+        return (pre * self.attention).sum(-1)
+
+    def forward(self, h, edge_index, d_ij, rbf, weights):
+        """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis -> (N, F)."""
+        i, j = edge_index
+        h_recv, h_send = self.receiver(h), self.sender(h)
+        if self.smooth:
+            edge_logits = self._logits(h_recv[i] + h_send[j] + self.edge(rbf))
+            self_logits = self._logits(h_recv + h_send + self.self_edge)
+        else:
+            powers = torch.arange(1, self.heads + 1, device=d_ij.device, dtype=d_ij.dtype)
+            distance_term = (d_ij * d_ij).unsqueeze(-1).pow(powers) * self.distance_weight
+            edge_logits = self._logits(h_recv[i] + h_send[j]) + distance_term
+            self_logits = self._logits(h_recv + h_send)  # d_ii = 0, so g(0) = 0
+        alpha_edges, alpha_self = segment_softmax_with_self(edge_logits, weights, i, self_logits)
+
+        values = h_send[j]
+        if self.value_filter is not None:
+            values = values * self.value_filter(rbf)
+        values = values.view(-1, self.heads, self.head_width) * alpha_edges.unsqueeze(-1)
+        own = h_send.view(-1, self.heads, self.head_width) * alpha_self.unsqueeze(-1)
+        message = (own + segment_sum(values, i, h.shape[0])).reshape(h.shape)
+        h = h + self.act(message)
+        return h if self.norm is None else self.norm(h)
+
+
+class JAT(nn.Module):
+    """JAT potential: species embedding, attention layers, per-atom readout MLP.
+
+    Args:
+        config: JATConfig.
+        num_species: number of species the potential knows.
+
+    forward(inputs) returns per-atom energies (N,) in model units (the Potential scales them).
+    """
+
+    supports_charge_spin = False
+
+    def __init__(self, config: JATConfig, num_species: int):
+        super().__init__()
+        self.config = config
+        self.cutoff = float(config.cutoff)
+        self.embedding = nn.Embedding(num_species, config.width)
+        self.basis = BesselBasis(config.cutoff, config.num_basis)
+        self.envelope = make_envelope(config.envelope, config.cutoff)
+        self.layers = nn.ModuleList(
+            JATLayer(config, last=k == config.num_layers - 1) for k in range(config.num_layers)
+        )
+        self.readout = MLP((config.width, *config.readout, 1), layer_norm=True)
+
+    def edge_weights(self, d_ij: torch.Tensor) -> torch.Tensor:
+        """Softmax weights w_ij (E,): the envelope (smooth) or a hard 0/1 cut (thesis)."""
+        if self.config.attention == "smooth":
+            return self.envelope(d_ij)
+        return (d_ij < self.cutoff).to(d_ij.dtype)
+
+    def forward(self, inputs: ModelInputs) -> torch.Tensor:
+        weights = self.edge_weights(inputs.d_ij)
+        rbf = self.basis(inputs.d_ij) * self.envelope(inputs.d_ij).unsqueeze(-1)
+        h = self.embedding(inputs.species)
+        for layer in self.layers:
+            h = layer(h, inputs.edge_index, inputs.d_ij, rbf, weights)
+        return self.readout(h).squeeze(-1)

@@ -1,0 +1,123 @@
+"""Neighbour lists: positions, cell, pbc, cutoff -> edges and integer cell shifts.
+
+Contract: every ordered pair (i, j, S) with |r_j + S @ cell - r_i| < cutoff,
+i != j or S != 0, both directions stored, over all periodic images (also for
+cells smaller than the cutoff or skewed cells). Non-periodic directions get no
+images. Row 0 of ``edge_index`` is the receiver i, row 1 the sender j.
+
+CPU: vesin. CUDA, non-periodic: torch-cluster's ``radius_graph`` when
+installed (never capped: max_num_neighbors is set to the atom count).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["neighbor_list", "radius_graph_torch", "NeighborCache"]
+
+
+def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs within ``cutoff`` with vesin.
+
+    Args:
+        positions: (N, 3) Angstrom.
+        cell: (3, 3) Angstrom, rows are lattice vectors (ignored where pbc is False).
+        pbc: (3,) bool.
+        cutoff: Angstrom.
+
+    Returns:
+        edge_index (2, E) int64 and shifts (E, 3) int64.
+    """
+    from vesin import NeighborList
+
+    positions = np.ascontiguousarray(positions, dtype=np.float64)
+    pbc = np.asarray(pbc, dtype=bool)
+    if len(positions) < 2:
+        return np.zeros((2, 0), np.int64), np.zeros((0, 3), np.int64)
+    box = np.asarray(cell, dtype=np.float64).copy()
+    if not pbc.all():
+        # vesin needs a box for every direction; give non-periodic ones an
+        # orthogonal vector that is never used for images.
+        box[~pbc] = 0.0
+        if not pbc.any():
+            box = np.zeros((3, 3))
+    i, j, shifts = NeighborList(cutoff=float(cutoff), full_list=True).compute(
+        points=positions, box=box, periodic=pbc if pbc.any() else False, quantities="ijS"
+    )
+    return np.stack([i, j]).astype(np.int64), shifts.astype(np.int64)
+
+
+def radius_graph_torch(positions: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """Non-periodic graph on the positions' device with torch-cluster; (2, E) receiver-first."""
+    from torch_cluster import radius_graph
+
+    n = positions.shape[0]
+    # torch-cluster returns (source, target) with flow="source_to_target": row 1 is the centre.
+    source, target = radius_graph(positions, r=cutoff, loop=False, max_num_neighbors=max(n, 1))
+    return torch.stack([target, source])
+
+
+def _torch_cluster_available() -> bool:
+    try:
+        import torch_cluster  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class _Built:
+    positions: np.ndarray
+    cell: np.ndarray
+    pbc: np.ndarray
+    edge_index: torch.Tensor
+    shifts: torch.Tensor
+
+
+class NeighborCache:
+    """Neighbour list reused across MD steps within a skin.
+
+    The list is built with ``cutoff + skin`` and rebuilt when any atom moved
+    more than skin / 2 since the last build, or when the cell, periodicity or
+    atom count changed. Models see the extra pairs with weight exactly zero, so
+    reuse gives the same numbers as a fresh list.
+
+    Args:
+        cutoff: model cutoff in Angstrom.
+        skin: extra distance in Angstrom (0 rebuilds every call).
+        device: where the edge tensors live.
+    """
+
+    def __init__(self, cutoff: float, skin: float = 0.5, device: torch.device | str = "cpu"):
+        self.cutoff, self.skin, self.device = float(cutoff), float(skin), torch.device(device)
+        self._built: _Built | None = None
+        self.builds = 0
+
+    def _stale(self, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> bool:
+        built = self._built
+        if built is None or built.positions.shape != positions.shape:
+            return True
+        if not np.array_equal(built.pbc, pbc) or not np.array_equal(built.cell, cell):
+            return True
+        if self.skin == 0.0:
+            return True
+        moved = np.einsum("ij,ij->i", positions - built.positions, positions - built.positions)
+        return bool(moved.max(initial=0.0) > (0.5 * self.skin) ** 2)
+
+    def get(self, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Edges (2, E) and integer shifts (E, 3) on ``device`` for one structure."""
+        if self._stale(positions, cell, pbc):
+            radius = self.cutoff + self.skin
+            if self.device.type == "cuda" and not pbc.any() and _torch_cluster_available():
+                pos = torch.as_tensor(positions, device=self.device)
+                edge_index = radius_graph_torch(pos, radius)
+                shifts = torch.zeros((edge_index.shape[1], 3), dtype=torch.long, device=self.device)
+            else:
+                edges, shift_np = neighbor_list(positions, cell, pbc, radius)
+                edge_index = torch.as_tensor(edges, device=self.device)
+                shifts = torch.as_tensor(shift_np, device=self.device)
+            self._built = _Built(positions.copy(), cell.copy(), pbc.copy(), edge_index, shifts)
+            self.builds += 1
+        return self._built.edge_index, self._built.shifts

@@ -1,0 +1,184 @@
+"""Training configuration: YAML -> frozen dataclasses, unknown keys and wrong types refused by name."""
+
+import os
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..data.readers import DataSpec
+from ..errors import ConfigError
+from ..models import config_from_dict
+
+__all__ = ["DataConfig", "TrainingConfig", "RunConfig", "load_config", "parse_config"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Training data: file(s), units, keys and the split.
+
+    split: {"train": [start, stop], "validation": [...], "test": [...]} index ranges, or
+    fractions {"train": 0.8, ...} of a seeded shuffle. test_path: a separate test file
+    (read with the same units and keys) instead of a test split.
+    """
+
+    path: str
+    format: str = "auto"
+    energy_unit: str = "eV"
+    length_unit: str = "Angstrom"
+    energy_key: str | None = None
+    forces_key: str | None = None
+    stress_key: str | None = None
+    spin_key: str | None = None
+    split: dict = field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})
+    test_path: str | None = None
+
+    def spec(self, path: str | None = None) -> DataSpec:
+        return DataSpec(path or self.path, self.format, self.energy_unit, self.length_unit,
+                        self.energy_key, self.forces_key, self.stress_key, self.spin_key)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation settings.
+
+    Attributes:
+        epochs: maximum epochs.
+        max_minutes: wall-time budget; training stops cleanly after the epoch that passes it.
+        batch_size: structures per step.
+        lr, lr_min: peak and final learning rate (warm-up then cosine decay per step).
+        warmup_epochs: linear warm-up length.
+        weight_decay: AdamW decoupled weight decay.
+        loss: "mse", "huber" or "logcosh"; loss_delta is the Huber threshold / log-cosh scale.
+        energy_weight, forces_weight, stress_weight: loss weights (energy per atom).
+        ema_decay: exponential moving average of weights (0 disables); validation and the
+            written potential use the averaged weights.
+        patience: early stopping after this many epochs without validation improvement.
+        dtype: "float32" or "float64" for training.
+        device: "auto", "cpu" or "cuda".
+        grad_clip: maximum gradient norm (0 disables).
+        eval_batch_size: batch size for validation and test.
+        threads: CPU threads for torch (0 keeps torch's default; 1 is fastest for small molecules).
+    """
+
+    epochs: int = 1000
+    max_minutes: float = 0.0
+    batch_size: int = 16
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    warmup_epochs: int = 5
+    weight_decay: float = 0.0
+    loss: str = "mse"
+    loss_delta: float = 0.01
+    energy_weight: float = 1.0
+    forces_weight: float = 10.0
+    stress_weight: float = 0.0
+    ema_decay: float = 0.99
+    patience: int = 100
+    dtype: str = "float32"
+    device: str = "auto"
+    grad_clip: float = 10.0
+    eval_batch_size: int = 64
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole training run: where to write, what data, which model, how to train."""
+
+    name: str
+    output: str
+    data: DataConfig
+    model_name: str
+    model: Any
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    seed: int = 0
+    description: str = ""
+    reference: str = ""
+
+
+def _check_type(section: str, name: str, value: Any, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    allowed = typing.get_args(annotation) if origin in (typing.Union, types.UnionType) else (annotation,)
+    for kind in allowed:
+        kind_origin = typing.get_origin(kind) or kind
+        if kind is type(None) and value is None:
+            return value
+        if kind_origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind_origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind_origin in (str, bool, dict, list, tuple) and isinstance(value, kind_origin):
+            return value
+    raise ConfigError(f"{section}.{name} must be {annotation}, got {value!r}")
+
+
+def _build(cls, section: str, values: dict) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"section {section!r} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in section {section!r}; known: {sorted(known)}")
+    return cls(**{k: _check_type(section, k, v, hints[k]) for k, v in values.items()})
+
+
+def _set(raw: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[str] | None = None) -> RunConfig:
+    """Build a RunConfig from a YAML mapping; relative paths are taken from ``base_dir``.
+
+    overrides: "section.key=value" strings, values parsed as YAML (``training.epochs=5``).
+    """
+    raw = dict(raw)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        key, value = item.split("=", 1)
+        _set(raw, key, yaml.safe_load(value))
+    top = {"name", "output", "data", "model", "training", "seed", "description", "reference"}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s) {unknown}; known: {sorted(top)}")
+    for key in ("name", "output", "data", "model"):
+        if key not in raw:
+            raise ConfigError(f"the config needs a {key!r} entry")
+    base = Path(base_dir)
+    data_raw = dict(raw["data"])
+    for key in ("path", "test_path"):
+        if data_raw.get(key):
+            data_raw[key] = str(base / data_raw[key])
+    model_raw = dict(raw["model"])
+    if "name" not in model_raw:
+        raise ConfigError("model.name is required (for example 'jat')")
+    model_name = model_raw.pop("name")
+    return RunConfig(
+        name=_check_type("", "name", raw["name"], str),
+        output=str(base / raw["output"]),
+        data=_build(DataConfig, "data", data_raw),
+        model_name=model_name,
+        model=config_from_dict(model_name, model_raw),
+        training=_build(TrainingConfig, "training", raw.get("training", {})),
+        seed=_check_type("", "seed", raw.get("seed", 0), int),
+        description=_check_type("", "description", raw.get("description", ""), str),
+        reference=_check_type("", "reference", raw.get("reference", ""), str),
+    )
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> RunConfig:
+    """Read a YAML training config; paths inside are relative to the config file."""
+    with open(path) as handle:
+        raw = yaml.safe_load(handle)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} does not hold a YAML mapping")
+    return parse_config(raw, Path(path).parent, overrides)

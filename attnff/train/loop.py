@@ -1,0 +1,229 @@
+"""The training run: data, reference energies, AdamW with warm-up + cosine, EMA, early stopping,
+a checkpoint every epoch, exact resume, metrics log, and the potential file at the end."""
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..calculator import resolve_device, resolve_dtype
+from ..data.dataset import GraphDataset, split_indices
+from ..data.readers import read_configurations
+from ..model_file import save_potential
+from ..models import config_to_dict
+from ..potential import Potential, fit_reference_energies
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import RunConfig
+from .loss import LossWeights, potential_loss
+from .metrics import evaluate
+
+__all__ = ["train"]
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _energy_scale(configs) -> float:
+    """RMS force component (eV/A) of the training set, or the per-atom energy spread without forces."""
+    forces = [c.forces for c in configs if c.forces is not None]
+    if forces:
+        return float(np.sqrt(np.mean(np.concatenate(forces) ** 2)))
+    per_atom = np.array([c.energy / len(c) for c in configs])
+    return float(per_atom.std()) or 1.0
+
+
+def _schedule(config: RunConfig, steps_per_epoch: int):
+    t = config.training
+    warmup = max(t.warmup_epochs * steps_per_epoch, 1)
+    total = max(t.epochs * steps_per_epoch, warmup + 1)
+    floor = t.lr_min / t.lr
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min((step - warmup) / (total - warmup), 1.0)
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def _selection_score(metrics: dict, weights: LossWeights) -> float:
+    score = 0.0
+    if weights.energy and "energy_per_atom_mae" in metrics:
+        score += weights.energy * metrics["energy_per_atom_mae"]
+    if weights.forces and "forces_mae" in metrics:
+        score += weights.forces * metrics["forces_mae"]
+    if weights.stress and "stress_mae" in metrics:
+        score += weights.stress * metrics["stress_mae"]
+    return score
+
+
+def _prepare(config: RunConfig):
+    configs = read_configurations(config.data.spec())
+    splits = split_indices(len(configs), config.data.split, config.seed)
+    if config.data.test_path:
+        test_configs = read_configurations(config.data.spec(config.data.test_path))
+    else:
+        test_configs = [configs[k] for k in splits.get("test", [])]
+    train_configs = [configs[k] for k in splits["train"]]
+    val_configs = [configs[k] for k in splits["validation"]]
+    return train_configs, val_configs, test_configs, splits
+
+
+def _trim_log(log_path: Path, last_epoch: int) -> None:
+    if not log_path.exists():
+        return
+    kept = [line for line in log_path.read_text().splitlines() if line and json.loads(line)["epoch"] <= last_epoch]
+    log_path.write_text("".join(line + "\n" for line in kept))
+
+
+def train(config: RunConfig, resume: bool = False, progress: bool = True, command: str = "") -> Path:
+    """Train the configured potential; returns the path of the written potential file.
+
+    Args:
+        config: the run (see attnff.train.config).
+        resume: continue from ``output/checkpoint.pt`` exactly where it stopped.
+        progress: show a tqdm progress bar.
+        command: the command line that started the run, recorded in the model card.
+    """
+    t = config.training
+    out = Path(config.output)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint_path, log_path = out / "checkpoint.pt", out / "metrics.jsonl"
+    device, dtype = resolve_device(t.device), resolve_dtype(t.dtype)
+    torch.manual_seed(config.seed)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+
+    train_configs, val_configs, test_configs, splits = _prepare(config)
+    species = sorted({int(z) for c in train_configs + val_configs + test_configs for z in c.numbers})
+    references = fit_reference_energies([c.numbers for c in train_configs],
+                                        np.array([c.energy for c in train_configs]), species)
+    potential = Potential(config.model_name, config.model, species, references, _energy_scale(train_configs))
+    potential = potential.to(device=device, dtype=dtype)
+    cutoff = potential.cutoff
+    train_set, val_set = GraphDataset(train_configs, cutoff), GraphDataset(val_configs, cutoff)
+    weights = LossWeights(t.energy_weight, t.forces_weight, t.stress_weight, t.loss, t.loss_delta)
+    use_stress = t.stress_weight > 0 and any(c.stress is not None for c in train_configs)
+
+    optimizer = torch.optim.AdamW(potential.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    steps_per_epoch = math.ceil(len(train_set) / t.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps_per_epoch))
+    ema = AveragedModel(potential, multi_avg_fn=get_ema_multi_avg_fn(t.ema_decay), use_buffers=True) \
+        if t.ema_decay > 0 else None
+    averaged = lambda: ema.module if ema is not None else potential  # noqa: E731
+
+    state = {"epoch": 0, "best_score": float("inf"), "best_epoch": 0, "bad_epochs": 0, "elapsed": 0.0,
+             "best_state": None}
+    if resume and checkpoint_path.exists():
+        saved = load_checkpoint(checkpoint_path)
+        potential.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(saved["ema"])
+        state = saved["state"]
+        _trim_log(log_path, state["epoch"])
+    elif log_path.exists():
+        log_path.unlink()
+
+    bar = tqdm(total=t.epochs, initial=state["epoch"], desc=config.name, unit="epoch", disable=not progress)
+    while state["epoch"] < t.epochs and state["bad_epochs"] < t.patience:
+        if t.max_minutes and state["elapsed"] >= 60 * t.max_minutes:
+            break
+        started = time.perf_counter()
+        epoch = state["epoch"] + 1
+        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        potential.train()
+        losses = []
+        for batch in train_set.batches(t.batch_size, generator):
+            batch = batch.to(device, dtype)
+            pred = potential(batch, forces=weights.forces > 0, stress=use_stress, training=True)
+            loss = potential_loss(pred, batch, weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if t.grad_clip:
+                torch.nn.utils.clip_grad_norm_(potential.parameters(), t.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            if ema is not None:
+                ema.update_parameters(potential)
+            losses.append(float(loss.detach()))
+        model = averaged().eval()
+        val = evaluate(model, val_set, t.eval_batch_size)
+        score = _selection_score(val, weights)
+        state["elapsed"] += time.perf_counter() - started
+        state["epoch"] = epoch
+        if score < state["best_score"]:
+            state.update(best_score=score, best_epoch=epoch, bad_epochs=0,
+                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        else:
+            state["bad_epochs"] += 1
+        save_checkpoint({"model": potential.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema else {},
+                         "state": state}, checkpoint_path)
+        record = {"epoch": epoch, "lr": scheduler.get_last_lr()[0], "train_loss": float(np.mean(losses)),
+                  "elapsed_s": round(state["elapsed"], 2), **{f"val_{k}": v for k, v in val.items()}}
+        with open(log_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        bar.update(1)
+        bar.set_postfix(val_F_mae=f"{val.get('forces_mae', float('nan')):.4f}",
+                        val_E_mae=f"{val.get('energy_mae', float('nan')):.4f}")
+    bar.close()
+    return _finish(config, potential, state, val_set, test_configs, splits, command)
+
+
+def _finish(config, potential, state, val_set, test_configs, splits, command) -> Path:
+    """Load the best weights, evaluate in float64, write the potential file with its card."""
+    final = potential.to(dtype=torch.float64)
+    if state["best_state"] is not None:
+        final.load_state_dict(state["best_state"])
+    final.eval()
+    val = evaluate(final, val_set, config.training.eval_batch_size)
+    test = evaluate(final, GraphDataset(test_configs, final.cutoff), config.training.eval_batch_size) \
+        if test_configs else {}
+    card = {
+        "name": config.name,
+        "description": config.description,
+        "reference": config.reference,
+        "model": config.model_name,
+        "model_config": config_to_dict(config.model),
+        "data": {
+            "file": os.path.basename(config.data.path),
+            "sha256": _sha256(config.data.path),
+            "test_file": os.path.basename(config.data.test_path) if config.data.test_path else None,
+            "units_in_file": {"energy": config.data.energy_unit, "length": config.data.length_unit},
+            "split": config.data.split,
+            "sizes": {k: int(len(v)) for k, v in splits.items()} | {"test": len(test_configs)},
+        },
+        "training": {
+            **asdict(config.training),
+            "seed": config.seed,
+            "epochs_run": state["epoch"],
+            "best_epoch": state["best_epoch"],
+            "wall_time_minutes": round(state["elapsed"] / 60, 2),
+            "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "torch": torch.__version__,
+            "attnff": __version__,
+            "command": command,
+        },
+        "metrics": {"validation": val, "test": test},
+    }
+    path = save_potential(final, Path(config.output) / f"{config.name}.safetensors", card)
+    (Path(config.output) / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    return path
