@@ -104,8 +104,9 @@ def load_potential(path: str | os.PathLike) -> tuple[Potential, dict[str, Any]]:
         raise ModelFileError(
             f"{path} does not match its model: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
         )
+    potential = potential.double()  # before loading, so float64 weights keep every bit
     potential.load_state_dict(tensors)
-    return potential.double().eval(), meta
+    return potential.eval(), meta
 
 
 def potentials_dir() -> Path:

@@ -34,7 +34,7 @@ def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cuto
 
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     pbc = np.asarray(pbc, dtype=bool)
-    if len(positions) < 2:
+    if len(positions) == 0 or (len(positions) == 1 and not pbc.any()):
         return np.zeros((2, 0), np.int64), np.zeros((0, 3), np.int64)
     box = np.asarray(cell, dtype=np.float64).copy()
     if not pbc.all():

@@ -174,13 +174,14 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
                          best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         else:
             state["bad_epochs"] += 1
+        record = {"epoch": epoch, "lr": scheduler.get_last_lr()[0], "train_loss": float(np.mean(losses)),
+                  "elapsed_s": round(state["elapsed"], 2), **{f"val_{k}": v for k, v in val.items()}}
+        # log first: a line past the last checkpoint is dropped on resume and written again
+        with open(log_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
         save_checkpoint({"model": potential.state_dict(), "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema else {},
                          "state": state}, checkpoint_path)
-        record = {"epoch": epoch, "lr": scheduler.get_last_lr()[0], "train_loss": float(np.mean(losses)),
-                  "elapsed_s": round(state["elapsed"], 2), **{f"val_{k}": v for k, v in val.items()}}
-        with open(log_path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
         bar.update(1)
         bar.set_postfix(val_F_mae=f"{val.get('forces_mae', float('nan')):.4f}",
                         val_E_mae=f"{val.get('energy_mae', float('nan')):.4f}")

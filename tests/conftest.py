@@ -1,0 +1,53 @@
+"""Shared fixtures: seeded RNGs, small models of every registry entry, ../shared data access."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from attnff import Potential
+from attnff.models import REGISTRY, config_from_dict
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+#: Tiny hyperparameters per registry model for fast tests.
+SMALL_CONFIGS = {
+    "jat": {"width": 16, "num_heads": 2, "num_layers": 2, "num_basis": 8, "cutoff": 3.0},
+}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+def small_potential(name: str, species=(1, 6, 7, 8), **overrides) -> Potential:
+    """A small random-weight potential of a registry model, float64, with nonzero references."""
+    torch.manual_seed(0)
+    config = config_from_dict(name, {**SMALL_CONFIGS[name], **overrides})
+    refs = [-0.5 * z for z in species]
+    potential = Potential(name, config, species, refs, scale=0.3).double()
+    # random (not default-initialised) weights so that every term is exercised
+    with torch.no_grad():
+        for parameter in potential.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    return potential
+
+
+@pytest.fixture(params=sorted(REGISTRY))
+def model_name(request) -> str:
+    return request.param
+
+
+def shared_file(name: str) -> Path:
+    """Path of a ../shared/data file; skip without it, except under CI=true where it must exist."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        message = f"{path} not found: the shared reference data sits beside the project as ../shared"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (required under CI=true)")
+        pytest.skip(message)
+    return path

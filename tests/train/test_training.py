@@ -1,0 +1,125 @@
+"""Training from files: a tiny run writes a loadable potential; resume is exact; configs are checked."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from ase.build import bulk, molecule
+from ase.calculators.emt import EMT
+from ase.io import write
+from safetensors.torch import load_file
+
+import attnff.train.loop as loop
+from attnff import AttnCalculator
+from attnff.cli import main
+from attnff.errors import ConfigError
+from attnff.train import load_config, parse_config, train
+
+EPOCHS = 3
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    """EMT-labelled molecules and periodic cells (energies, forces, stress) as extxyz."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for k in range(24):
+        if k % 2:
+            atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+            atoms.rattle(0.05, seed=k)
+            atoms.set_cell(atoms.cell * (1 + 0.02 * rng.normal()), scale_atoms=True)
+        else:
+            atoms = molecule("CH3OH")
+            atoms.rattle(0.05, seed=k)
+        atoms.calc = EMT()
+        atoms.get_potential_energy(), atoms.get_forces()
+        if atoms.pbc.all():
+            atoms.get_stress()
+        frames.append(atoms)
+    path = tmp_path_factory.mktemp("data") / "emt.extxyz"
+    write(path, frames)
+    return path
+
+
+def _raw(data_file, out, **training):
+    return {
+        "name": "tiny", "output": str(out), "seed": 3, "description": "test run",
+        "data": {"path": str(data_file), "split": {"train": 0.6, "validation": 0.2, "test": 0.2}},
+        "model": {"name": "jat", "width": 8, "num_heads": 2, "num_layers": 2, "num_basis": 4, "cutoff": 3.0},
+        "training": {"epochs": EPOCHS, "batch_size": 4, "lr": 3e-3, "warmup_epochs": 1, "stress_weight": 1.0,
+                     "device": "cpu", **training},
+    }
+
+
+def test_tiny_run_writes_loadable_potential_with_card(data_file, tmp_path):
+    path = train(parse_config(_raw(data_file, tmp_path / "run")), progress=False, command="pytest")
+    calc = AttnCalculator.load(path, device="cpu")
+    card = calc.metadata["card"]
+    assert card["training"]["epochs_run"] == EPOCHS and card["training"]["seed"] == 3
+    assert card["data"]["sizes"] == {"train": 14, "validation": 5, "test": 5}
+    assert card["metrics"]["test"]["stress_mae"] >= 0 and card["metrics"]["test"]["forces_mae"] > 0
+    log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == list(range(1, EPOCHS + 1))
+    atoms = molecule("CH3OH")
+    atoms.calc = calc
+    assert np.isfinite(atoms.get_potential_energy())
+    cell = bulk("Cu", "fcc", a=3.6, cubic=True)
+    cell.calc = calc
+    assert np.isfinite(cell.get_stress()).all()
+
+
+@pytest.mark.parametrize("loss", ["huber", "logcosh"])
+def test_other_losses_train(data_file, tmp_path, loss):
+    train(parse_config(_raw(data_file, tmp_path / loss, epochs=1, loss=loss, ema_decay=0.0)), progress=False)
+
+
+def test_resume_continues_exactly(data_file, tmp_path, monkeypatch):
+    straight = train(parse_config(_raw(data_file, tmp_path / "a")), progress=False)
+
+    original, calls = loop.save_checkpoint, []
+
+    def interrupted(state, path):
+        original(state, path)
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the run is cut off right after epoch 2's checkpoint
+
+    monkeypatch.setattr(loop, "save_checkpoint", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(parse_config(_raw(data_file, tmp_path / "b")), progress=False)
+    monkeypatch.setattr(loop, "save_checkpoint", original)
+    resumed = train(parse_config(_raw(data_file, tmp_path / "b")), resume=True, progress=False)
+
+    a, b = load_file(str(straight)), load_file(str(resumed))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert (a[key] == b[key]).all(), key
+    drop = lambda r: {k: v for k, v in r.items() if k != "elapsed_s"}  # noqa: E731
+    logs = [[drop(json.loads(x)) for x in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+            for run in ("a", "b")]
+    assert logs[0] == logs[1]
+
+
+def test_config_errors_name_the_problem(data_file, tmp_path):
+    raw = _raw(data_file, tmp_path)
+    with pytest.raises(ConfigError, match="learning_rate"):
+        parse_config({**raw, "training": {"learning_rate": 1e-3}})
+    with pytest.raises(ConfigError, match="training.epochs"):
+        parse_config({**raw, "training": {"epochs": "many"}})
+    with pytest.raises(ConfigError, match="depth"):
+        parse_config({**raw, "model": {"name": "jat", "depth": 3}})
+    with pytest.raises(ConfigError, match="unknown model"):
+        parse_config({**raw, "model": {"name": "schnet"}})
+    with pytest.raises(ConfigError, match="divisible"):
+        parse_config({**raw, "model": {"name": "jat", "width": 10, "num_heads": 4}})
+
+
+def test_cli_train_with_overrides(data_file, tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(_raw(data_file, "out")))
+    assert main(["train", str(config), "--set", "training.epochs=1", "--no-progress"]) == 0
+    assert (tmp_path / "out" / "tiny.safetensors").is_file()
+    assert load_config(config, ["training.epochs=1"]).training.epochs == 1
+    assert main(["train", str(config), "--set", "training.bogus=1"]) == 2
+    assert "bogus" in capsys.readouterr().err
