@@ -51,15 +51,18 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelFileError(f"potential file {str(path)!r} does not exist")
     size = path.stat().st_size
     with open(path, "rb") as handle:
-        head = handle.read(8)
-        if head[:1] == b"\x80" or head[:2] == b"PK":
+        head = handle.read(9)
+        header_len = int.from_bytes(head[:8], "little")
+        # torch.save writes a zip archive ("PK"), older torch and plain pickle start with
+        # the protocol byte 0x80; a safetensors header is JSON, so byte 8 is "{".
+        if head[:2] == b"PK" or (head[:1] == b"\x80" and head[8:9] != b"{"):
             raise ModelFileError(
                 f"{path} holds pickled (torch.save) data; attnff never unpickles model files. "
                 "Convert the weights to an attnff safetensors potential file."
             )
-        if len(head) < 8:
+        if len(head) < 9:
             raise ModelFileError(f"{path} is truncated or not a safetensors file ({size} bytes)")
-        header_len = int.from_bytes(head, "little")
+        handle.seek(8)
         if header_len > min(size - 8, _MAX_HEADER):
             raise ModelFileError(f"{path} is truncated or not a safetensors potential file (bad header length)")
         try:
@@ -68,7 +71,10 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
             raise ModelFileError(f"{path} has a corrupt header; not an attnff potential file") from None
     if not isinstance(header, dict):
         raise ModelFileError(f"{path} has a corrupt header; not an attnff potential file")
-    data_end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    try:
+        data_end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
+    except (KeyError, TypeError, IndexError, ValueError):
+        raise ModelFileError(f"{path} has a corrupt tensor table; not an attnff potential file") from None
     if 8 + header_len + data_end > size:
         raise ModelFileError(f"{path} is truncated: {size} bytes, header promises {8 + header_len + data_end}")
     raw = (header.get("__metadata__") or {}).get(_METADATA_KEY)

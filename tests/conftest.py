@@ -15,6 +15,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 #: Tiny hyperparameters per registry model for fast tests.
 SMALL_CONFIGS = {
     "jat": {"width": 16, "num_heads": 2, "num_layers": 2, "num_basis": 8, "cutoff": 3.0},
+    "cmret": {"width": 16, "num_heads": 2, "num_layers": 2, "num_basis": 8, "cutoff": 3.0},
 }
 
 

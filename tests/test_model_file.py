@@ -114,3 +114,14 @@ def test_shipped_potentials_listed_with_descriptions():
     for name in shipped:
         card = read_metadata(resolve_potential(name))["card"]
         assert card["metrics"]["test"]["forces_mae"] > 0 and card["training"]["command"]
+
+
+def test_header_length_with_high_byte_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """A valid file whose header length is 128 mod 256 starts with byte 0x80, like a pickle."""
+    potential = small_potential("jat")
+    for pad in range(40):
+        path = save_potential(potential, tmp_path / "p.safetensors", card={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            load_potential(path)
+            return
+    pytest.fail("no header length hit 0x80 in its low byte; widen the padding range")

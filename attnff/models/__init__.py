@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import ConfigError
+from .cmret import CMRET, CMRETConfig
 from .inputs import ModelInputs
 from .jat import JAT, JATConfig
 
@@ -17,6 +18,7 @@ __all__ = ["REGISTRY", "ModelInputs", "build_model", "config_from_dict", "config
 
 REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {
     "jat": (JATConfig, JAT),
+    "cmret": (CMRETConfig, CMRET),
 }
 
 

@@ -15,10 +15,12 @@ def _calc(name, **overrides):
 
 
 def _random_cell(cell, n, seed, min_distance=1.0):
-    """n random atoms of H/C/N/O in a periodic cell, no two closer than min_distance."""
+    """n (or n + 1, for an even electron count) random H/C/N/O atoms in a periodic cell,
+    no two closer than min_distance. Even electron counts keep the default multiplicity
+    (singlet) the same for a cell and its supercells."""
     rng = np.random.default_rng(seed)
     atoms = Atoms(cell=cell, pbc=True)
-    while len(atoms) < n:
+    while len(atoms) < n or atoms.numbers.sum() % 2:
         trial = atoms + Atoms(rng.choice(["H", "C", "N", "O"]), positions=[rng.random(3) @ np.asarray(cell)])
         if len(trial) < 2 or trial.get_all_distances(mic=True)[-1, :-1].min() > min_distance:
             atoms = trial

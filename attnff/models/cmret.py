@@ -1,0 +1,212 @@
+"""CMRET: equivariant transformer with charge and spin (Tao, Morimoto, Leoni 2023, seed 003;
+docs/models/cmret.md).
+
+Defaults fix the paper's defects; paper behaviour stays available:
+- ``charge_spin="invariant"`` (default): Q/sum(Z) and S/sum(Z) enter the scalar
+  embedding through a learned map, so the energy is rotation-invariant and
+  (Q, S) = (1, 1) differs from (0, 0). ``"paper"`` fills the initial vector
+  features with -(Q - S)/sum(Z) along the lab-fixed (1, 1, 1) direction (Eq. 9),
+  which breaks rotation invariance whenever Q != S. ``"none"``: a neutral-only model.
+- ``attention="local"`` (default): self-attention over the neighbours within
+  ``attention_radius`` with a smooth envelope weighting the softmax (self edge
+  always kept), so fragments farther apart than every radius are exactly
+  additive. ``"global"`` attends over all atoms of the structure with
+  distance-independent weights, as in the paper (molecules only).
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..nn import BesselBasis, ExpNormalBasis, make_envelope, segment_softmax_with_self, segment_sum
+from ..nn.embedding import ElectronConfigurationEmbedding
+from ..nn.equivariant import GatedEquivariantBlock
+from .inputs import ModelInputs
+
+__all__ = ["CMRETConfig", "CMRET"]
+
+
+@dataclass(frozen=True)
+class CMRETConfig:
+    """Hyperparameters of CMRET (paper defaults; CH2 study: 5 layers, 1 head, 20 basis functions).
+
+    Attributes:
+        cutoff: r_c of the filter convolution in Angstrom.
+        width: feature width F.
+        num_layers: interaction layers T.
+        num_heads: attention heads; width must divide by it.
+        num_basis: radial basis functions K.
+        basis: "expnormal" (Gaussians in exp(-d), trainable) or "bessel".
+        envelope: cutoff function of the filters ("cosine" as in the paper, or "polynomial").
+        attention: "local" (default, bounded and smooth) or "global" (paper).
+        attention_radius: radius of local attention in Angstrom (None: the cutoff); at most the cutoff.
+        temperature_factor: tau = sqrt(temperature_factor * d), d the per-head width (paper: 2).
+        charge_spin: "invariant" (default), "paper" (Eq. 9) or "none".
+        output_blocks: gated equivariant blocks in the output (paper: 2).
+    """
+
+    cutoff: float = 5.0
+    width: int = 128
+    num_layers: int = 6
+    num_heads: int = 4
+    num_basis: int = 50
+    basis: Literal["expnormal", "bessel"] = "expnormal"
+    envelope: Literal["cosine", "polynomial"] = "cosine"
+    attention: Literal["local", "global"] = "local"
+    attention_radius: float | None = None
+    temperature_factor: float = 2.0
+    charge_spin: Literal["invariant", "paper", "none"] = "invariant"
+    output_blocks: int = 2
+
+    def __post_init__(self):
+        if self.width % self.num_heads:
+            raise ValueError(f"CMRET width {self.width} is not divisible by num_heads {self.num_heads}")
+        for name, allowed in (("basis", ("expnormal", "bessel")), ("attention", ("local", "global")),
+                              ("charge_spin", ("invariant", "paper", "none"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"CMRET {name} must be one of {allowed}, not {getattr(self, name)!r}")
+        if self.attention_radius is not None and not 0 < self.attention_radius <= self.cutoff:
+            raise ValueError(f"attention_radius {self.attention_radius} must lie in (0, cutoff={self.cutoff}]")
+        if self.output_blocks < 1:
+            raise ValueError("CMRET needs at least one output block")
+
+
+class CMRETLayer(nn.Module):
+    """One interaction layer: filter convolution with self term, self-attention, equivariant update.
+
+    [s1|s2|s3]_ij = phi_ij (W_o [s^_i f2(e_ij) phi_ij || s^_j f1(e_ij) phi_ij] + b_o),  s^ = SiLU(W s + b)
+    m_i = sum_j s1_ij + s_i + attention(s)_i;  [a1|a2|a3] = O m_i
+    ds_i = a1 + a2 <U1 v_i, U2 v_i>;  dv_i = sum_j (s2_ij v_i + s3_ij r_ij/d_ij) + a3 U3 v_i
+    y_i = ds_i + MLP(ds_i)  (ResML, added to the accumulator)
+    """
+
+    def __init__(self, config: CMRETConfig):
+        super().__init__()
+        width, heads = config.width, config.num_heads
+        self.width, self.heads, self.head_width = width, heads, width // heads
+        self.tau = math.sqrt(config.temperature_factor * self.head_width)
+        self.scalar_in = nn.Linear(width, width)
+        self.filter_neighbor = nn.Linear(config.num_basis, width)
+        self.filter_self = nn.Linear(config.num_basis, width)
+        self.mix = nn.Linear(2 * width, 3 * width)
+        self.query = nn.Linear(width, width)
+        self.key = nn.Linear(width, width)
+        self.value = nn.Linear(width, width)
+        self.update = nn.Linear(width, 3 * width)
+        self.vector_maps = nn.Linear(width, 3 * width, bias=False)
+        self.resml = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+        self.act = nn.SiLU()
+
+    def reset_parameters(self, num_basis: int) -> None:
+        """The paper's initialisation (Sec. 2.4)."""
+        bound = math.sqrt(6.0 / num_basis)
+        for layer in (self.filter_neighbor, self.filter_self):
+            nn.init.uniform_(layer.weight, -bound, bound)
+        for layer in (self.scalar_in, self.resml[0]):
+            nn.init.normal_(layer.weight, 0.0, math.sqrt(3.0 / (2 * self.width)))
+
+    def attention(self, s, att_index, att_weights):
+        """Softmax self-attention over attention edges plus the self edge; s (N, F) -> (N, F)."""
+        n = s.shape[0]
+        shape = (n, self.heads, self.head_width)
+        q, k, v = self.query(s).view(shape), self.key(s).view(shape), self.value(s).view(shape)
+        ai, aj = att_index
+        logits = (q[ai] * k[aj]).sum(-1) / self.tau
+        self_logits = (q * k).sum(-1) / self.tau
+        alpha_edges, alpha_self = segment_softmax_with_self(logits, att_weights, ai, self_logits)
+        out = alpha_self.unsqueeze(-1) * v + segment_sum(alpha_edges.unsqueeze(-1) * v[aj], ai, n)
+        return out.reshape(n, self.width)
+
+    def forward(self, s, v, edge_index, edge_features, phi, unit_ij, att_index, att_weights):
+        """s: (N, F); v: (N, 3, F); edge_features: (E, K) enveloped basis; phi: (E,); unit_ij: (E, 3)."""
+        n = s.shape[0]
+        i, j = edge_index
+        s_hat = self.act(self.scalar_in(s))
+        envelope = phi.unsqueeze(-1)
+        neighbor = s_hat[j] * self.act(self.filter_neighbor(edge_features)) * envelope
+        own = s_hat[i] * self.act(self.filter_self(edge_features)) * envelope
+        s1, s2, s3 = (self.mix(torch.cat([own, neighbor], dim=-1)) * envelope).split(self.width, dim=-1)
+
+        m = segment_sum(s1, i, n) + s + self.attention(s, att_index, att_weights)
+        a1, a2, a3 = self.update(m).split(self.width, dim=-1)
+        u1, u2, u3 = self.vector_maps(v).split(self.width, dim=-1)  # each (N, 3, F)
+        ds = a1 + a2 * (u1 * u2).sum(dim=1)
+        dv = (v * segment_sum(s2, i, n).unsqueeze(1)
+              + segment_sum(s3.unsqueeze(1) * unit_ij.unsqueeze(-1), i, n)
+              + a3.unsqueeze(1) * u3)
+        return ds, dv, ds + self.resml(ds)
+
+
+class CMRET(nn.Module):
+    """CMRET potential: per-atom energies (N,) from species, geometry, charge and spin.
+
+    Args:
+        config: CMRETConfig.
+        num_species: unused beyond the registry contract (atoms are embedded by
+            electron configuration, so any element works).
+    """
+
+    def __init__(self, config: CMRETConfig, num_species: int):
+        super().__init__()
+        self.config = config
+        self.cutoff = float(config.cutoff)
+        self.supports_charge_spin = config.charge_spin != "none"
+        width = config.width
+        self.embedding = ElectronConfigurationEmbedding(width)
+        if config.charge_spin == "invariant":
+            self.charge_spin = nn.Linear(2, width, bias=False)
+        self.basis = ExpNormalBasis(config.cutoff, config.num_basis) if config.basis == "expnormal" \
+            else BesselBasis(config.cutoff, config.num_basis)
+        self.envelope = make_envelope(config.envelope, config.cutoff)
+        self.attention_envelope = make_envelope("cosine", config.attention_radius or config.cutoff)
+        self.layers = nn.ModuleList(CMRETLayer(config) for _ in range(config.num_layers))
+        self.norm = nn.LayerNorm(width)
+        widths = [width] + [max(width // 2 ** (k + 1), 1) for k in range(config.output_blocks - 1)] + [1]
+        self.output = nn.ModuleList(
+            GatedEquivariantBlock(a, b, scalar_activation=k < config.output_blocks - 1)
+            for k, (a, b) in enumerate(zip(widths[:-1], widths[1:]))
+        )
+        for layer in self.layers:
+            layer.reset_parameters(config.num_basis)
+
+    def _attention_graph(self, inputs: ModelInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention edges (2, A) and their softmax weights (A,)."""
+        if self.config.attention == "local":
+            return inputs.edge_index, self.attention_envelope(inputs.d_ij)
+        same = inputs.batch.unsqueeze(0) == inputs.batch.unsqueeze(1)  # (N, N) pairs within a structure
+        same.fill_diagonal_(False)
+        index = same.nonzero().t()
+        return index, torch.ones(index.shape[1], dtype=inputs.d_ij.dtype, device=index.device)
+
+    def _initial_features(self, inputs: ModelInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.embedding(inputs.numbers)
+        n, width = s.shape
+        v = s.new_zeros((n, 3, width))
+        if self.config.charge_spin == "none":
+            return s, v
+        total_z = segment_sum(inputs.numbers.to(s.dtype), inputs.batch, inputs.num_graphs)  # (B,)
+        charge = (inputs.charge.to(s.dtype) / total_z)[inputs.batch]
+        spin = (inputs.spin.to(s.dtype) / total_z)[inputs.batch]
+        if self.config.charge_spin == "invariant":
+            s = s + self.charge_spin(torch.stack([charge, spin], dim=-1))
+        else:  # paper Eq. 9: a lab-fixed direction, not rotation-invariant when Q != S
+            v = v - (charge - spin).view(n, 1, 1).expand(n, 3, width)
+        return s, v
+
+    def forward(self, inputs: ModelInputs) -> torch.Tensor:
+        phi = self.envelope(inputs.d_ij)
+        edge_features = self.basis(inputs.d_ij) * phi.unsqueeze(-1)
+        unit_ij = inputs.vec_ij / inputs.d_ij.unsqueeze(-1)
+        att_index, att_weights = self._attention_graph(inputs)
+        s, v = self._initial_features(inputs)
+        accumulated = torch.zeros_like(s)
+        for layer in self.layers:
+            s, v, y = layer(s, v, inputs.edge_index, edge_features, phi, unit_ij, att_index, att_weights)
+            accumulated = accumulated + y
+        s_out = self.norm(accumulated)
+        for block in self.output:
+            s_out, v = block(s_out, v)
+        return s_out.squeeze(-1)
