@@ -1,5 +1,6 @@
 """AttnCalculator: the one ASE calculator for every attnff potential."""
 
+import copy
 import os
 from typing import Any
 
@@ -56,7 +57,8 @@ class AttnCalculator(Calculator):
                  metadata: dict[str, Any] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
-        self.potential = potential.to(device=self.device, dtype=self.dtype).eval()
+        # a private copy: the caller's potential keeps its device, dtype and gradients
+        self.potential = copy.deepcopy(potential).to(device=self.device, dtype=self.dtype).eval()
         for parameter in self.potential.parameters():
             parameter.requires_grad_(False)
         self.metadata = metadata or {}

@@ -38,8 +38,7 @@ def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cuto
         return np.zeros((2, 0), np.int64), np.zeros((0, 3), np.int64)
     box = np.asarray(cell, dtype=np.float64).copy()
     if not pbc.all():
-        # vesin needs a box for every direction; give non-periodic ones an
-        # orthogonal vector that is never used for images.
+        # non-periodic directions: zero box rows (vesin makes no images along them)
         box[~pbc] = 0.0
         if not pbc.any():
             box = np.zeros((3, 3))

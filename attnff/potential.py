@@ -50,7 +50,7 @@ class Potential(nn.Module):
 
     @property
     def supports_charge_spin(self) -> bool:
-        return bool(getattr(self.model, "supports_charge_spin", False))
+        return bool(self.model.config.supports_charge_spin)
 
     @property
     def model_config(self) -> dict[str, Any]:

@@ -51,12 +51,13 @@ class AtomsBatch:
         return self.cell.shape[0]
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "AtomsBatch":
-        """Copy to a device; floating tensors (not integers or bools) to ``dtype``."""
+        """Copy to a device; floating tensors to ``dtype``, except energy targets, which stay
+        float64 (total energies of thousands of eV need more than float32's ~7 digits)."""
         moved = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None:
-                cast = dtype if (dtype is not None and value.is_floating_point()) else None
+                cast = dtype if (dtype is not None and value.is_floating_point() and f.name != "energy") else None
                 value = value.to(device=device, dtype=cast)
             moved[f.name] = value
         return replace(self, **moved)

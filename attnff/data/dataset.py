@@ -5,6 +5,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from ..neighbors import neighbor_list
 from .batch import AtomsBatch, collate
 from .records import Configuration
@@ -45,22 +46,31 @@ def split_indices(n: int, split: dict, seed: int) -> dict[str, np.ndarray]:
 
     Args:
         n: number of configurations.
-        split: {"train": ..., "validation": ..., "test": ...}; each either a [start, stop)
-            index range or a fraction in (0, 1]. Missing test means no test set.
+        split: {"train": ..., "validation": ..., "test": ...}; each either a [start, stop]
+            index range (stop excluded) or a fraction in (0, 1]. Missing test means no test set.
         seed: shuffle seed for fractions.
     """
+    unknown = sorted(set(split) - {"train", "validation", "test"})
+    if unknown:
+        raise ConfigError(f"unknown data.split key(s) {unknown}; use train, validation, test")
     parts = {k: split.get(k) for k in ("train", "validation", "test") if split.get(k) is not None}
     if "train" not in parts or "validation" not in parts:
-        raise ValueError("data.split needs at least 'train' and 'validation'")
+        raise ConfigError("data.split needs at least 'train' and 'validation'")
     if all(isinstance(v, (list, tuple)) for v in parts.values()):
         out = {k: np.arange(int(v[0]), int(v[1])) for k, v in parts.items()}
         for k, idx in out.items():
             if len(idx) == 0 or idx.max() >= n or idx.min() < 0:
-                raise ValueError(f"data.split.{k} range {parts[k]} is empty or outside 0..{n}")
+                raise ConfigError(f"data.split.{k} range {parts[k]} is empty or outside 0..{n}")
+        names = list(out)
+        for a, first in enumerate(names):
+            for second in names[a + 1:]:
+                if np.intersect1d(out[first], out[second]).size:
+                    raise ConfigError(f"data.split.{first} {parts[first]} overlaps data.split.{second} "
+                                      f"{parts[second]}")
         return out
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in parts.values()):
         if sum(parts.values()) > 1.0 + 1e-9:
-            raise ValueError(f"data.split fractions add up to more than 1: {parts}")
+            raise ConfigError(f"data.split fractions add up to more than 1: {parts}")
         order = np.random.default_rng(seed).permutation(n)
         out, start = {}, 0
         for k, fraction in parts.items():
@@ -68,4 +78,4 @@ def split_indices(n: int, split: dict, seed: int) -> dict[str, np.ndarray]:
             out[k] = np.sort(order[start:start + count])
             start += count
         return out
-    raise ValueError("data.split entries must all be [start, stop] ranges or all be fractions")
+    raise ConfigError("data.split entries must all be [start, stop] ranges or all be fractions")

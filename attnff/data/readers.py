@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..units import energy_factor, length_factor
 from .records import Configuration
-from .validate import default_multiplicity
+from .validate import default_multiplicity, resolve_charge_spin
 
 __all__ = ["DataSpec", "read_configurations", "FORMATS"]
 
@@ -66,10 +66,11 @@ def read_configurations(spec: DataSpec) -> list[Configuration]:
 
 
 def _charge_multiplicity(numbers: np.ndarray, info: dict, spin: float | None = None) -> tuple[int, int]:
-    charge = int(info.get("charge", 0))
+    """Validated (charge, multiplicity) from info, or from a spin quantum number S when given."""
+    info = {k: info[k] for k in ("charge", "multiplicity") if k in info}
     if spin is not None:
-        return charge, int(round(2 * spin)) + 1
-    return charge, int(info.get("multiplicity", default_multiplicity(numbers, charge)))
+        info["multiplicity"] = 2 * spin + 1
+    return resolve_charge_spin(numbers, info)
 
 
 def _from_atoms(atoms, energy, forces, stress, e_unit, l_unit, spin=None) -> Configuration:
@@ -150,11 +151,13 @@ def _read_npz(spec, e_unit, l_unit) -> list[Configuration]:
 
 
 def _read_hdf5(spec, e_unit, l_unit) -> list[Configuration]:
-    """ANI layout: groups holding 'coordinates' (M, N, 3), 'energies' (M,), 'species' (N,) symbols."""
+    """ANI layout: groups holding 'coordinates' (M, N, 3), 'energies' (M,), 'species' (N,) symbols,
+    and optionally forces (M, N, 3) under ``forces_key`` (default 'forces')."""
     import h5py
     from ase.data import atomic_numbers
 
     energy_key = spec.energy_key or "energies"
+    forces_key = spec.forces_key or "forces"
     configs: list[Configuration] = []
 
     def visit(name, group):
@@ -163,9 +166,11 @@ def _read_hdf5(spec, e_unit, l_unit) -> list[Configuration]:
         symbols = [s.decode() if isinstance(s, bytes) else str(s) for s in group["species"][()]]
         numbers = np.array([atomic_numbers[s] for s in symbols], dtype=np.int64)
         multiplicity = default_multiplicity(numbers, 0)
-        for coords, energy in zip(group["coordinates"][()], group[energy_key][()]):
-            configs.append(Configuration(numbers=numbers, positions=coords * l_unit,
-                                         energy=float(energy) * e_unit, multiplicity=multiplicity))
+        coordinates, energies = group["coordinates"][()], group[energy_key][()]
+        forces = group[forces_key][()] * (e_unit / l_unit) if forces_key in group else [None] * len(energies)
+        for coords, energy, force in zip(coordinates, energies, forces):
+            configs.append(Configuration(numbers=numbers, positions=coords * l_unit, energy=float(energy) * e_unit,
+                                         forces=force, multiplicity=multiplicity))
 
     with h5py.File(spec.path, "r") as handle:
         handle.visititems(visit)

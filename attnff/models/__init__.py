@@ -4,12 +4,13 @@ The CLI, potential files and the test battery all read this table, so a new
 model is one entry here.
 """
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from typing import Any
 
 from torch import nn
 
 from ..errors import ConfigError
+from ..typed_fields import build_dataclass
 from .cmret import CMRET, CMRETConfig
 from .inputs import ModelInputs
 from .jat import JAT, JATConfig
@@ -30,16 +31,9 @@ def _entry(name: str) -> tuple[type, type[nn.Module]]:
 
 
 def config_from_dict(name: str, values: dict[str, Any]) -> Any:
-    """Build the named model's frozen config, rejecting unknown keys by name."""
+    """Build the named model's frozen config, rejecting unknown keys and wrong types by name."""
     config_class, _ = _entry(name)
-    known = {f.name for f in fields(config_class)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown {name} model option(s) {unknown}; known: {sorted(known)}")
-    try:
-        return config_class(**values)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"invalid {name} model options: {error}") from None
+    return build_dataclass(config_class, f"model ({name})", values)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -61,6 +61,10 @@ class CMRETConfig:
     charge_spin: Literal["invariant", "paper", "none"] = "invariant"
     output_blocks: int = 2
 
+    @property
+    def supports_charge_spin(self) -> bool:
+        return self.charge_spin != "none"
+
     def __post_init__(self):
         if self.width % self.num_heads:
             raise ValueError(f"CMRET width {self.width} is not divisible by num_heads {self.num_heads}")
@@ -153,7 +157,6 @@ class CMRET(nn.Module):
         super().__init__()
         self.config = config
         self.cutoff = float(config.cutoff)
-        self.supports_charge_spin = config.charge_spin != "none"
         width = config.width
         self.embedding = ElectronConfigurationEmbedding(width)
         if config.charge_spin == "invariant":

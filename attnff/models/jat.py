@@ -46,6 +46,11 @@ class JATConfig:
     radial_values: bool = True
     readout: tuple[int, ...] = (64, 32, 16, 16)
 
+    @property
+    def supports_charge_spin(self) -> bool:
+        """JAT describes neutral structures in their lowest spin state only."""
+        return False
+
     def __post_init__(self):
         if self.attention not in ("smooth", "thesis"):
             raise ValueError(f"JAT attention must be 'smooth' or 'thesis', not {self.attention!r}")
@@ -118,8 +123,6 @@ class JAT(nn.Module):
 
     forward(inputs) returns per-atom energies (N,) in model units (the Potential scales them).
     """
-
-    supports_charge_spin = False
 
     def __init__(self, config: JATConfig, num_species: int):
         super().__init__()

@@ -1,9 +1,7 @@
 """Training configuration: YAML -> frozen dataclasses, unknown keys and wrong types refused by name."""
 
 import os
-import types
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import yaml
 from ..data.readers import DataSpec
 from ..errors import ConfigError
 from ..models import config_from_dict
+from ..typed_fields import build_dataclass, check_type
 
 __all__ = ["DataConfig", "TrainingConfig", "RunConfig", "load_config", "parse_config"]
 
@@ -20,7 +19,8 @@ __all__ = ["DataConfig", "TrainingConfig", "RunConfig", "load_config", "parse_co
 class DataConfig:
     """Training data: file(s), units, keys and the split.
 
-    split: {"train": [start, stop], "validation": [...], "test": [...]} index ranges, or
+    split: {"train": [start, stop], "validation": [...], "test": [...]} index ranges
+    (start included, stop excluded), or
     fractions {"train": 0.8, ...} of a seeded shuffle. test_path: a separate test file
     (read with the same units and keys) instead of a test split.
     """
@@ -100,33 +100,6 @@ class RunConfig:
     reference: str = ""
 
 
-def _check_type(section: str, name: str, value: Any, annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    allowed = typing.get_args(annotation) if origin in (typing.Union, types.UnionType) else (annotation,)
-    for kind in allowed:
-        kind_origin = typing.get_origin(kind) or kind
-        if kind is type(None) and value is None:
-            return value
-        if kind_origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if kind_origin is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind_origin in (str, bool, dict, list, tuple) and isinstance(value, kind_origin):
-            return value
-    raise ConfigError(f"{section}.{name} must be {annotation}, got {value!r}")
-
-
-def _build(cls, section: str, values: dict) -> Any:
-    if not isinstance(values, dict):
-        raise ConfigError(f"section {section!r} must be a mapping")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {unknown} in section {section!r}; known: {sorted(known)}")
-    return cls(**{k: _check_type(section, k, v, hints[k]) for k, v in values.items()})
-
-
 def _set(raw: dict, dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
     node = raw
@@ -163,15 +136,15 @@ def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[s
         raise ConfigError("model.name is required (for example 'jat')")
     model_name = model_raw.pop("name")
     return RunConfig(
-        name=_check_type("", "name", raw["name"], str),
+        name=check_type("name", raw["name"], str),
         output=str(base / raw["output"]),
-        data=_build(DataConfig, "data", data_raw),
+        data=build_dataclass(DataConfig, "data", data_raw),
         model_name=model_name,
         model=config_from_dict(model_name, model_raw),
-        training=_build(TrainingConfig, "training", raw.get("training", {})),
-        seed=_check_type("", "seed", raw.get("seed", 0), int),
-        description=_check_type("", "description", raw.get("description", ""), str),
-        reference=_check_type("", "reference", raw.get("reference", ""), str),
+        training=build_dataclass(TrainingConfig, "training", raw.get("training", {})),
+        seed=check_type("seed", raw.get("seed", 0), int),
+        description=check_type("description", raw.get("description", ""), str),
+        reference=check_type("reference", raw.get("reference", ""), str),
     )
 
 

@@ -20,6 +20,8 @@ from ..calculator import resolve_device, resolve_dtype
 from ..data.dataset import GraphDataset, split_indices
 from ..data.readers import read_configurations
 from ..model_file import save_potential
+from ..data.validate import default_multiplicity
+from ..errors import ConfigError
 from ..models import config_to_dict
 from ..potential import Potential, fit_reference_energies
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -38,13 +40,33 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _energy_scale(configs) -> float:
-    """RMS force component (eV/A) of the training set, or the per-atom energy spread without forces."""
+def _energy_scale(configs, species, references) -> float:
+    """RMS force component (eV/A) of the training set; without forces, the RMS per-atom
+    energy left after the reference energies (what the network has to learn)."""
     forces = [c.forces for c in configs if c.forces is not None]
     if forces:
-        return float(np.sqrt(np.mean(np.concatenate(forces) ** 2)))
-    per_atom = np.array([c.energy / len(c) for c in configs])
-    return float(per_atom.std()) or 1.0
+        return float(np.sqrt(np.mean(np.concatenate(forces) ** 2))) or 1.0
+    reference = dict(zip(species, references))
+    residual = np.array([(c.energy - sum(reference[int(z)] for z in c.numbers)) / len(c) for c in configs])
+    return float(np.sqrt(np.mean(residual**2))) or 1.0
+
+
+def _check_data(config: RunConfig, train_configs, other_configs, supports_charge_spin: bool) -> list[int]:
+    """Refuse data the run cannot use, naming the problem; return the training species."""
+    unlabelled = sum(c.energy is None for c in train_configs)
+    if unlabelled:
+        raise ConfigError(f"{unlabelled} training configurations have no energy (data.energy_key?)")
+    species = sorted({int(z) for c in train_configs for z in c.numbers})
+    unseen = sorted({int(z) for c in other_configs for z in c.numbers} - set(species))
+    if unseen:
+        raise ConfigError(f"elements {unseen} occur in validation/test data but not in the training set")
+    if not supports_charge_spin:
+        charged = sum(c.charge != 0 or c.multiplicity != default_multiplicity(c.numbers, 0)
+                      for c in train_configs + other_configs)
+        if charged:
+            raise ConfigError(f"{charged} configurations carry a charge or non-default multiplicity, but model "
+                              f"{config.model_name!r} is configured without charge/spin")
+    return species
 
 
 def _schedule(config: RunConfig, steps_per_epoch: int):
@@ -111,10 +133,11 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
         torch.set_num_threads(t.threads)
 
     train_configs, val_configs, test_configs, splits = _prepare(config)
-    species = sorted({int(z) for c in train_configs + val_configs + test_configs for z in c.numbers})
+    species = _check_data(config, train_configs, val_configs + test_configs, config.model.supports_charge_spin)
     references = fit_reference_energies([c.numbers for c in train_configs],
                                         np.array([c.energy for c in train_configs]), species)
-    potential = Potential(config.model_name, config.model, species, references, _energy_scale(train_configs))
+    scale = _energy_scale(train_configs, species, references)
+    potential = Potential(config.model_name, config.model, species, references, scale)
     potential = potential.to(device=device, dtype=dtype)
     cutoff = potential.cutoff
     train_set, val_set = GraphDataset(train_configs, cutoff), GraphDataset(val_configs, cutoff)
