@@ -29,7 +29,7 @@ from .config import RunConfig
 from .loss import LossWeights, potential_loss
 from .metrics import evaluate
 
-__all__ = ["train"]
+__all__ = ["train", "load_splits"]
 
 
 def _sha256(path: str) -> str:
@@ -95,7 +95,8 @@ def _selection_score(metrics: dict, weights: LossWeights) -> float:
     return score
 
 
-def _prepare(config: RunConfig):
+def load_splits(config: RunConfig):
+    """Read the data of a run: (train, validation, test) configurations and the split indices."""
     configs = read_configurations(config.data.spec())
     splits = split_indices(len(configs), config.data.split, config.seed)
     if config.data.test_path:
@@ -132,7 +133,7 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
     if t.threads:
         torch.set_num_threads(t.threads)
 
-    train_configs, val_configs, test_configs, splits = _prepare(config)
+    train_configs, val_configs, test_configs, splits = load_splits(config)
     species = _check_data(config, train_configs, val_configs + test_configs, config.model.supports_charge_spin)
     references = fit_reference_energies([c.numbers for c in train_configs],
                                         np.array([c.energy for c in train_configs]), species)

@@ -1,0 +1,81 @@
+"""Copy a trained potential into potentials/<name>/ with its card and a model-card README.
+
+    python scripts/ship_potential.py runs/jat-md17-ethanol/jat-md17-ethanol.safetensors
+
+The README is generated from the card stored inside the potential file, so the
+numbers it states are the ones the training run measured.
+"""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from attnff.model_file import read_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _metrics_table(metrics: dict) -> str:
+    rows = ["| set | energy MAE | energy RMSE | force MAE | force RMSE |", "| --- | --- | --- | --- | --- |"]
+    for name in ("validation", "test"):
+        m = metrics.get(name) or {}
+        if "energy_mae" not in m:
+            continue
+        force = (f"{1e3 * m['forces_mae']:.1f} meV/A ({m['forces_mae_kcal_mol']:.3f} kcal/mol/A)",
+                 f"{1e3 * m['forces_rmse']:.1f} meV/A ({m['forces_rmse_kcal_mol']:.3f} kcal/mol/A)") \
+            if "forces_mae" in m else ("-", "-")
+        rows.append(f"| {name} ({int(m['count'])}) | {1e3 * m['energy_mae']:.2f} meV ({m['energy_mae_kcal_mol']:.3f} "
+                    f"kcal/mol) | {1e3 * m['energy_rmse']:.2f} meV ({m['energy_rmse_kcal_mol']:.3f} kcal/mol) | "
+                    f"{force[0]} | {force[1]} |")
+    return "\n".join(rows)
+
+
+def model_card(meta: dict) -> str:
+    card, training, data = meta["card"], meta["card"]["training"], meta["card"]["data"]
+    config = ", ".join(f"{k}={v}" for k, v in meta["config"].items())
+    return f"""# {card['name']}
+
+{card['description']}
+
+- Model: `{meta['model']}` ({config})
+- Species: {meta['species']}; cutoff {meta['cutoff']} A; charge/spin aware: {meta['supports_charge_spin']}
+- Units: energies eV, forces eV/A (calculator results); data file units: {data['units_in_file']}
+- Reference: {card.get('reference', '')}
+
+## Data
+- File `{data['file']}` (sha256 `{data['sha256'][:16]}...`){f", test file `{data['test_file']}`" if data.get('test_file') else ''}
+- Split {data['split']}; sizes {data['sizes']}
+
+## Errors (float64 evaluation of the shipped weights)
+{_metrics_table(card['metrics'])}
+
+## Training budget
+- {training['epochs_run']} epochs (best validation at epoch {training['best_epoch']}),
+  {training['wall_time_minutes']} minutes wall time on {training['cpu']}, torch {training['torch']}, {training['dtype']}
+- Batch {training['batch_size']}, AdamW lr {training['lr']} -> {training['lr_min']} (warm-up + cosine),
+  loss {training['loss']} (energy weight {training['energy_weight']}, force weight {training['forces_weight']}),
+  EMA {training['ema_decay']}, seed {training['seed']}
+- Reproduce: `{training['command']}`
+
+## Limits
+Trained on the configurations above only: outside their range of geometries, elements
+and charge/spin states the errors are unknown. See docs/ for the model's equations.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("potential_file")
+    args = parser.parse_args()
+    meta = read_metadata(args.potential_file)
+    target = ROOT / "potentials" / meta["card"]["name"]
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.potential_file, target / "model.safetensors")
+    (target / "card.json").write_text(json.dumps(meta["card"], indent=2) + "\n")
+    (target / "README.md").write_text(model_card(meta))
+    print(f"shipped {target}")
+
+
+if __name__ == "__main__":
+    main()
