@@ -40,7 +40,8 @@ class AttnCalculator(Calculator):
 
     Charge and spin come from ``atoms.info["charge"]`` (int, default 0) and
     ``atoms.info["multiplicity"]`` (2S + 1, default the lowest consistent with
-    the electron count). Stress is computed for 3-D periodic cells.
+    the electron count). Stress is computed for 3-D periodic cells, the dipole
+    (e*Angstrom) for potentials with a dipole head.
 
     Args:
         potential: the Potential to evaluate.
@@ -50,7 +51,7 @@ class AttnCalculator(Calculator):
         metadata: the potential file's metadata (card, training data), if loaded from a file.
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "energies", "stress"]
+    implemented_properties = ["energy", "free_energy", "forces", "energies", "stress", "dipole"]
 
     def __init__(self, potential: Potential, device: str | torch.device = "auto",
                  dtype: str | torch.dtype = "float32", skin: float = 0.5,
@@ -102,6 +103,8 @@ class AttnCalculator(Calculator):
         periodic = bool(pbc.all())
         if "stress" in properties and not periodic:
             raise PropertyNotImplementedError("stress needs a cell that is periodic in all three directions")
+        if "dipole" in properties and not self.potential.has_dipole:
+            raise PropertyNotImplementedError(f"this {self.potential.model_name} potential has no dipole head")
 
         edge_index, shifts = self.neighbors.get(positions, cell, pbc)
         edges_np, shifts_np = edge_index.cpu().numpy(), shifts.cpu().numpy()
@@ -124,5 +127,7 @@ class AttnCalculator(Calculator):
             "energies": out["energies"].detach().cpu().numpy().astype(float),
             "forces": out["forces"].detach().cpu().numpy().astype(float),
         }
+        if "dipole" in out:
+            self.results["dipole"] = out["dipole"][0].detach().cpu().numpy().astype(float)
         if periodic:
             self.results["stress"] = full_3x3_to_voigt_6_stress(out["stress"][0].detach().cpu().numpy().astype(float))

@@ -53,6 +53,10 @@ class Potential(nn.Module):
         return bool(self.model.config.supports_charge_spin)
 
     @property
+    def has_dipole(self) -> bool:
+        return bool(getattr(self.model.config, "dipole", False))
+
+    @property
     def model_config(self) -> dict[str, Any]:
         return config_to_dict(self.model.config)
 
@@ -75,7 +79,8 @@ class Potential(nn.Module):
 
         Returns:
             dict with "energy" (B,) eV float64, "energies" (N,) eV float64 per atom,
-            and "forces", "stress" as requested.
+            "forces", "stress" as requested, and "dipole" (B, 3) e*Angstrom for models
+            with a dipole head.
         """
         positions = batch.positions
         if forces and not positions.requires_grad:
@@ -98,11 +103,14 @@ class Potential(nn.Module):
             vec_ij=vec_ij, d_ij=d_ij, edge_index=batch.edge_index, batch=batch.batch,
             num_graphs=batch.num_graphs, charge=batch.charge, spin=batch.spin,
         )
-        atom_energies = self.model(inputs) * self.scale
+        model_out = self.model(inputs)
+        atom_energies = model_out["energies"] * self.scale
         reference = self._reference_energies.to(positions.device)[inputs.species]
         energies = atom_energies.double() + reference
         energy = segment_sum(energies, batch.batch, batch.num_graphs)
         out = {"energy": energy, "energies": energies}
+        if "dipole" in model_out:
+            out["dipole"] = model_out["dipole"]
         wrt = ([positions] if forces else []) + ([strain] if stress else [])
         if wrt:
             model_energy = segment_sum(atom_energies, batch.batch, batch.num_graphs)

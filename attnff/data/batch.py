@@ -30,6 +30,8 @@ class AtomsBatch:
         forces: (N, 3) eV/Angstrom, targets only.
         stress: (B, 3, 3) eV/Angstrom^3, targets only.
         has_stress: (B,) bool, which structures carry a stress target.
+        dipole: (B, 3) e*Angstrom, targets only.
+        has_dipole: (B,) bool, which structures carry a dipole target.
     """
 
     numbers: torch.Tensor
@@ -45,6 +47,8 @@ class AtomsBatch:
     forces: torch.Tensor | None = None
     stress: torch.Tensor | None = None
     has_stress: torch.Tensor | None = None
+    dipole: torch.Tensor | None = None
+    has_dipole: torch.Tensor | None = None
 
     @property
     def num_graphs(self) -> int:
@@ -81,6 +85,7 @@ def collate(configs: Sequence[Configuration], cutoff: float,
     labelled = all(c.energy is not None for c in configs)
     with_forces = all(c.forces is not None for c in configs)
     has_stress = [c.stress is not None for c in configs]
+    has_dipole = [c.dipole is not None for c in configs]
     return AtomsBatch(
         numbers=torch.as_tensor(np.concatenate([c.numbers for c in configs]), dtype=torch.long),
         positions=as_float(np.concatenate([c.positions for c in configs])),
@@ -96,4 +101,7 @@ def collate(configs: Sequence[Configuration], cutoff: float,
         stress=as_float(np.stack([c.stress if c.stress is not None else np.zeros((3, 3)) for c in configs]))
         if any(has_stress) else None,
         has_stress=torch.tensor(has_stress) if any(has_stress) else None,
+        dipole=as_float(np.stack([c.dipole if c.dipole is not None else np.zeros(3) for c in configs]))
+        if any(has_dipole) else None,
+        has_dipole=torch.tensor(has_dipole) if any(has_dipole) else None,
     )

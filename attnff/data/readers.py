@@ -27,8 +27,8 @@ class DataSpec:
         path: file path (relative paths are taken from the config file's folder).
         format: "extxyz", "db", "npz", "hdf5", or "auto" (by file ending).
         energy_unit, length_unit: units in the file ("eV", "kcal/mol", "Hartree"; "Angstrom", "Bohr").
-        energy_key, forces_key, stress_key: where to find labels (npz array names, db data keys,
-            extxyz info/arrays names); None uses the format's default.
+        energy_key, forces_key, stress_key, dipole_key: where to find labels (npz array names,
+            db data keys, extxyz info/arrays names); None uses the format's default.
         spin_key: key holding the spin quantum number S (db data), if any.
     """
 
@@ -40,6 +40,7 @@ class DataSpec:
     forces_key: str | None = None
     stress_key: str | None = None
     spin_key: str | None = None
+    dipole_key: str | None = None
 
 
 def _format(spec: DataSpec) -> str:
@@ -73,8 +74,10 @@ def _charge_multiplicity(numbers: np.ndarray, info: dict, spin: float | None = N
     return resolve_charge_spin(numbers, info)
 
 
-def _from_atoms(atoms, energy, forces, stress, e_unit, l_unit, spin=None) -> Configuration:
+def _from_atoms(atoms, labels: dict, e_unit, l_unit, spin=None) -> Configuration:
+    """A Configuration from Atoms and raw labels {"energy", "forces", "stress", "dipole"} in file units."""
     charge, multiplicity = _charge_multiplicity(atoms.numbers, atoms.info, spin)
+    energy, forces, stress, dipole = (labels.get(k) for k in ("energy", "forces", "stress", "dipole"))
     return Configuration(
         numbers=atoms.numbers.copy(),
         positions=atoms.positions * l_unit,
@@ -83,6 +86,7 @@ def _from_atoms(atoms, energy, forces, stress, e_unit, l_unit, spin=None) -> Con
         energy=None if energy is None else float(np.ravel(energy)[0]) * e_unit,
         forces=None if forces is None else np.asarray(forces, float).reshape(-1, 3) * e_unit / l_unit,
         stress=None if stress is None else _stress_3x3(stress) * e_unit / l_unit**3,
+        dipole=None if dipole is None else np.asarray(dipole, float).reshape(3) * l_unit,
         charge=charge,
         multiplicity=multiplicity,
     )
@@ -103,10 +107,11 @@ def _read_ase(spec, e_unit, l_unit) -> list[Configuration]:
         results = atoms.calc.results if atoms.calc is not None else {}
         pick = lambda key, default, store: (  # noqa: E731
             store.get(key) if key is not None else results.get(default, store.get(default)))
-        energy = pick(spec.energy_key, "energy", atoms.info)
-        forces = pick(spec.forces_key, "forces", atoms.arrays)
-        stress = pick(spec.stress_key, "stress", atoms.info)
-        configs.append(_from_atoms(atoms, energy, forces, stress, e_unit, l_unit))
+        labels = {"energy": pick(spec.energy_key, "energy", atoms.info),
+                  "forces": pick(spec.forces_key, "forces", atoms.arrays),
+                  "stress": pick(spec.stress_key, "stress", atoms.info),
+                  "dipole": pick(spec.dipole_key, "dipole", atoms.info)}
+        configs.append(_from_atoms(atoms, labels, e_unit, l_unit))
     return configs
 
 
@@ -122,11 +127,10 @@ def _read_db(spec, e_unit, l_unit) -> list[Configuration]:
                 data.get(key, row.get(key)) if key is not None else row.get(default, data.get(default)))
             spin = data.get(spec.spin_key, row.get(spec.spin_key)) if spec.spin_key else None
             atoms.info.update(row.key_value_pairs)
-            configs.append(_from_atoms(
-                atoms, label(spec.energy_key, "energy"), label(spec.forces_key, "forces"),
-                label(spec.stress_key, "stress"), e_unit, l_unit,
-                None if spin is None else float(np.ravel(spin)[0]),
-            ))
+            labels = {"energy": label(spec.energy_key, "energy"), "forces": label(spec.forces_key, "forces"),
+                      "stress": label(spec.stress_key, "stress"), "dipole": label(spec.dipole_key, "dipole")}
+            configs.append(_from_atoms(atoms, labels, e_unit, l_unit,
+                                       None if spin is None else float(np.ravel(spin)[0])))
     return configs
 
 
@@ -138,12 +142,14 @@ def _read_npz(spec, e_unit, l_unit) -> list[Configuration]:
     positions, numbers = data["R"], data["z"].astype(np.int64)
     energies = data[spec.energy_key or "E"] if (spec.energy_key or "E") in data else None
     forces = data[spec.forces_key or "F"] if (spec.forces_key or "F") in data else None
+    dipoles = data[spec.dipole_key or "D"] if (spec.dipole_key or "D") in data else None
     charge, multiplicity = 0, default_multiplicity(numbers, 0)
     return [
         Configuration(
             numbers=numbers, positions=positions[k] * l_unit,
             energy=None if energies is None else float(np.ravel(energies[k])[0]) * e_unit,
             forces=None if forces is None else forces[k] * e_unit / l_unit,
+            dipole=None if dipoles is None else dipoles[k].reshape(3) * l_unit,
             charge=charge, multiplicity=multiplicity,
         )
         for k in range(len(positions))

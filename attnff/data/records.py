@@ -19,6 +19,7 @@ class Configuration:
         energy: total energy in eV, or None.
         forces: (N, 3) eV/Angstrom, or None.
         stress: (3, 3) eV/Angstrom^3 (ASE sign), or None.
+        dipole: (3,) e*Angstrom, or None.
         charge: net charge in e.
         multiplicity: 2S + 1.
     """
@@ -30,6 +31,7 @@ class Configuration:
     energy: float | None = None
     forces: np.ndarray | None = None
     stress: np.ndarray | None = None
+    dipole: np.ndarray | None = None
     charge: int = 0
     multiplicity: int = 1
 

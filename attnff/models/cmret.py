@@ -46,6 +46,8 @@ class CMRETConfig:
         temperature_factor: tau = sqrt(temperature_factor * d), d the per-head width (paper: 2).
         charge_spin: "invariant" (default), "paper" (Eq. 9) or "none".
         output_blocks: gated equivariant blocks in the output (paper: 2).
+        dipole: add the paper's dipole head, mu = sum_i (mu_i + q_i (r_i - r_0)), r_0 the
+            nuclear-charge centre; the charges q_i are shifted to sum to the net charge.
     """
 
     cutoff: float = 5.0
@@ -60,6 +62,7 @@ class CMRETConfig:
     temperature_factor: float = 2.0
     charge_spin: Literal["invariant", "paper", "none"] = "invariant"
     output_blocks: int = 2
+    dipole: bool = False
 
     @property
     def supports_charge_spin(self) -> bool:
@@ -145,7 +148,7 @@ class CMRETLayer(nn.Module):
 
 
 class CMRET(nn.Module):
-    """CMRET potential: per-atom energies (N,) from species, geometry, charge and spin.
+    """CMRET potential: per-atom energies (N,) (and a dipole (B, 3)) from species, geometry, charge, spin.
 
     Args:
         config: CMRETConfig.
@@ -167,13 +170,33 @@ class CMRET(nn.Module):
         self.attention_envelope = make_envelope("cosine", config.attention_radius or config.cutoff)
         self.layers = nn.ModuleList(CMRETLayer(config) for _ in range(config.num_layers))
         self.norm = nn.LayerNorm(width)
-        widths = [width] + [max(width // 2 ** (k + 1), 1) for k in range(config.output_blocks - 1)] + [1]
-        self.output = nn.ModuleList(
+        self.output = self._output_blocks(config)
+        self.dipole_output = self._output_blocks(config) if config.dipole else None
+        for layer in self.layers:
+            layer.reset_parameters(config.num_basis)
+
+    @staticmethod
+    def _output_blocks(config: CMRETConfig) -> nn.ModuleList:
+        """Gated equivariant blocks F -> F/2 -> ... -> 1 (scalar and vector outputs)."""
+        widths = [config.width] + [max(config.width // 2 ** (k + 1), 1) for k in range(config.output_blocks - 1)]
+        widths.append(1)
+        return nn.ModuleList(
             GatedEquivariantBlock(a, b, scalar_activation=k < config.output_blocks - 1)
             for k, (a, b) in enumerate(zip(widths[:-1], widths[1:]))
         )
-        for layer in self.layers:
-            layer.reset_parameters(config.num_basis)
+
+    def _dipole(self, s: torch.Tensor, v: torch.Tensor, inputs: ModelInputs) -> torch.Tensor:
+        """(B, 3) dipole in e*Angstrom from scalar charges and vector outputs (paper Eq. 13)."""
+        for block in self.dipole_output:
+            s, v = block(s, v)
+        q, mu = s.squeeze(-1), v.squeeze(-1)  # (N,), (N, 3)
+        b, batch = inputs.num_graphs, inputs.batch
+        n_atoms = torch.bincount(batch, minlength=b).to(q.dtype)
+        excess = (segment_sum(q, batch, b) - inputs.charge.to(q.dtype)) / n_atoms
+        q = q - excess[batch]  # charges add up to the net charge
+        z = inputs.numbers.to(q.dtype)
+        centre = segment_sum(z.unsqueeze(-1) * inputs.positions, batch, b) / segment_sum(z, batch, b).unsqueeze(-1)
+        return segment_sum(mu + q.unsqueeze(-1) * (inputs.positions - centre[batch]), batch, b)
 
     def _attention_graph(self, inputs: ModelInputs) -> tuple[torch.Tensor, torch.Tensor]:
         """Attention edges (2, A) and their softmax weights (A,)."""
@@ -199,7 +222,7 @@ class CMRET(nn.Module):
             v = v - (charge - spin).view(n, 1, 1).expand(n, 3, width)
         return s, v
 
-    def forward(self, inputs: ModelInputs) -> torch.Tensor:
+    def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         phi = self.envelope(inputs.d_ij)
         edge_features = self.basis(inputs.d_ij) * phi.unsqueeze(-1)
         unit_ij = inputs.vec_ij / inputs.d_ij.unsqueeze(-1)
@@ -209,7 +232,11 @@ class CMRET(nn.Module):
         for layer in self.layers:
             s, v, y = layer(s, v, inputs.edge_index, edge_features, phi, unit_ij, att_index, att_weights)
             accumulated = accumulated + y
-        s_out = self.norm(accumulated)
+        features = self.norm(accumulated)
+        s_out, v_out = features, v
         for block in self.output:
-            s_out, v = block(s_out, v)
-        return s_out.squeeze(-1)
+            s_out, v_out = block(s_out, v_out)
+        out = {"energies": s_out.squeeze(-1)}
+        if self.dipole_output is not None:
+            out["dipole"] = self._dipole(features, v, inputs)
+        return out

@@ -1,4 +1,8 @@
-"""The geometry a model sees: what the Potential hands to every model's forward."""
+"""The geometry a model sees: what the Potential hands to every model's forward.
+
+Every model's forward(inputs) returns a dict: "energies" (N,) per-atom energies in
+model units (the Potential scales them to eV), and optionally "dipole" (B, 3) in e*Angstrom.
+"""
 
 from dataclasses import dataclass
 

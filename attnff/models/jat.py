@@ -121,7 +121,7 @@ class JAT(nn.Module):
         config: JATConfig.
         num_species: number of species the potential knows.
 
-    forward(inputs) returns per-atom energies (N,) in model units (the Potential scales them).
+    forward(inputs) returns {"energies": (N,)} per-atom energies in model units (the Potential scales them).
     """
 
     def __init__(self, config: JATConfig, num_species: int):
@@ -142,10 +142,10 @@ class JAT(nn.Module):
             return self.envelope(d_ij)
         return (d_ij < self.cutoff).to(d_ij.dtype)
 
-    def forward(self, inputs: ModelInputs) -> torch.Tensor:
+    def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         weights = self.edge_weights(inputs.d_ij)
         rbf = self.basis(inputs.d_ij) * self.envelope(inputs.d_ij).unsqueeze(-1)
         h = self.embedding(inputs.species)
         for layer in self.layers:
             h = layer(h, inputs.edge_index, inputs.d_ij, rbf, weights)
-        return self.readout(h).squeeze(-1)
+        return {"energies": self.readout(h).squeeze(-1)}

@@ -33,12 +33,13 @@ class DataConfig:
     forces_key: str | None = None
     stress_key: str | None = None
     spin_key: str | None = None
+    dipole_key: str | None = None
     split: dict = field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})
     test_path: str | None = None
 
     def spec(self, path: str | None = None) -> DataSpec:
         return DataSpec(path or self.path, self.format, self.energy_unit, self.length_unit,
-                        self.energy_key, self.forces_key, self.stress_key, self.spin_key)
+                        self.energy_key, self.forces_key, self.stress_key, self.spin_key, self.dipole_key)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class TrainingConfig:
         warmup_epochs: linear warm-up length.
         weight_decay: AdamW decoupled weight decay.
         loss: "mse", "huber" or "logcosh"; loss_delta is the Huber threshold / log-cosh scale.
-        energy_weight, forces_weight, stress_weight: loss weights (energy per atom).
+        energy_weight, forces_weight, stress_weight, dipole_weight: loss weights (energy per atom;
+            the dipole term needs a model with a dipole head, e.g. CMRET with dipole: true).
         ema_decay: exponential moving average of weights (0 disables); validation and the
             written potential use the averaged weights.
         patience: early stopping after this many epochs without validation improvement.
@@ -76,6 +78,7 @@ class TrainingConfig:
     energy_weight: float = 1.0
     forces_weight: float = 10.0
     stress_weight: float = 0.0
+    dipole_weight: float = 0.0
     ema_decay: float = 0.99
     patience: int = 100
     dtype: str = "float32"

@@ -92,6 +92,8 @@ def _selection_score(metrics: dict, weights: LossWeights) -> float:
         score += weights.forces * metrics["forces_mae"]
     if weights.stress and "stress_mae" in metrics:
         score += weights.stress * metrics["stress_mae"]
+    if weights.dipole and "dipole_mae" in metrics:
+        score += weights.dipole * metrics["dipole_mae"]
     return score
 
 
@@ -142,7 +144,9 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
     potential = potential.to(device=device, dtype=dtype)
     cutoff = potential.cutoff
     train_set, val_set = GraphDataset(train_configs, cutoff), GraphDataset(val_configs, cutoff)
-    weights = LossWeights(t.energy_weight, t.forces_weight, t.stress_weight, t.loss, t.loss_delta)
+    weights = LossWeights(t.energy_weight, t.forces_weight, t.stress_weight, t.loss, t.loss_delta, t.dipole_weight)
+    if t.dipole_weight and not potential.has_dipole:
+        raise ConfigError(f"training.dipole_weight is set, but model {config.model_name!r} has no dipole head")
     use_stress = t.stress_weight > 0 and any(c.stress is not None for c in train_configs)
 
     optimizer = torch.optim.AdamW(potential.parameters(), lr=t.lr, weight_decay=t.weight_decay)

@@ -1,4 +1,4 @@
-"""Training losses on energies (per atom), forces and stress."""
+"""Training losses on energies (per atom), forces, stress and dipoles."""
 
 import math
 
@@ -26,14 +26,17 @@ def elementwise_loss(error: torch.Tensor, kind: str, delta: float) -> torch.Tens
 
 
 class LossWeights:
-    """Weights of the energy, force and stress terms and the loss kind."""
+    """Weights of the energy, force, stress and dipole terms and the loss kind."""
 
-    def __init__(self, energy: float, forces: float, stress: float, kind: str = "mse", delta: float = 0.01):
-        self.energy, self.forces, self.stress, self.kind, self.delta = energy, forces, stress, kind, delta
+    def __init__(self, energy: float, forces: float, stress: float, kind: str = "mse", delta: float = 0.01,
+                 dipole: float = 0.0):
+        self.energy, self.forces, self.stress, self.dipole = energy, forces, stress, dipole
+        self.kind, self.delta = kind, delta
 
 
 def potential_loss(pred: dict[str, torch.Tensor], batch: AtomsBatch, weights: LossWeights) -> torch.Tensor:
-    """Weighted loss: per-atom energy error (eV/atom), force components (eV/A), stress (eV/A^3)."""
+    """Weighted loss: per-atom energy error (eV/atom), force components (eV/A), stress (eV/A^3),
+    dipole components (e*A)."""
     total = pred["energy"].new_zeros(())
     if weights.energy and batch.energy is not None:
         n_atoms = torch.bincount(batch.batch, minlength=batch.num_graphs).to(pred["energy"].dtype)
@@ -45,4 +48,7 @@ def potential_loss(pred: dict[str, torch.Tensor], batch: AtomsBatch, weights: Lo
         mask = batch.has_stress
         error = (pred["stress"] - batch.stress)[mask]
         total = total + weights.stress * elementwise_loss(error, weights.kind, weights.delta)
+    if weights.dipole and batch.dipole is not None and "dipole" in pred:
+        error = (pred["dipole"] - batch.dipole)[batch.has_dipole]
+        total = total + weights.dipole * elementwise_loss(error, weights.kind, weights.delta)
     return total

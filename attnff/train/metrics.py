@@ -16,13 +16,13 @@ KCAL_PER_MOL = energy_factor("kcal/mol")
 
 def evaluate(potential: Potential, dataset: GraphDataset, batch_size: int = 32,
              indices: Sequence[int] | None = None) -> dict[str, float]:
-    """Energy, force and stress MAE/RMSE in eV, eV/A, eV/A^3 (and kcal/mol units for E and F).
+    """Energy, force, stress and dipole MAE/RMSE in eV, eV/A, eV/A^3, e*A (and kcal/mol units for E and F).
 
     The potential is evaluated on its own device and dtype; targets stay float64.
     """
     param = next(potential.parameters())
     indices = list(range(len(dataset))) if indices is None else list(indices)
-    e_err, e_atom_err, f_err, s_err = [], [], [], []
+    e_err, e_atom_err, f_err, s_err, d_err = [], [], [], [], []
     for start in range(0, len(indices), batch_size):
         batch = dataset.batch(indices[start:start + batch_size]).to(param.device, param.dtype)
         stress = bool(batch.has_stress is not None and batch.has_stress.any())
@@ -37,9 +37,12 @@ def evaluate(potential: Potential, dataset: GraphDataset, batch_size: int = 32,
         if stress:
             mask = batch.has_stress.cpu().numpy()
             s_err.append((pred["stress"].detach() - batch.stress).double().cpu().numpy()[mask].ravel())
+        if batch.dipole is not None and "dipole" in pred:
+            mask = batch.has_dipole.cpu().numpy()
+            d_err.append((pred["dipole"].detach() - batch.dipole).double().cpu().numpy()[mask].ravel())
     metrics: dict[str, float] = {"count": float(len(indices))}
     for name, errors, unit in (("energy", e_err, "eV"), ("energy_per_atom", e_atom_err, "eV"),
-                               ("forces", f_err, "eV/A"), ("stress", s_err, "eV/A^3")):
+                               ("forces", f_err, "eV/A"), ("stress", s_err, "eV/A^3"), ("dipole", d_err, "e*A")):
         if errors:
             values = np.concatenate(errors)
             metrics[f"{name}_mae"] = float(np.abs(values).mean())

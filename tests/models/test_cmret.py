@@ -104,3 +104,48 @@ def test_calculator_changes_energy_with_multiplicity_and_refuses_impossible_ones
 def test_attention_radius_must_not_exceed_cutoff():
     with pytest.raises(Exception, match="attention_radius"):
         small_potential("cmret", attention_radius=4.0)
+
+
+def test_dipole_head_is_equivariant_and_origin_free_for_neutral_molecules():
+    calc = AttnCalculator(small_potential("cmret", dipole=True), device="cpu", dtype="float64")
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = calc
+    mu = atoms.get_dipole_moment()
+    assert np.linalg.norm(mu) > 0
+    rotation = Rotation.random(random_state=5).as_matrix()
+    moved = atoms.copy()
+    moved.positions = atoms.positions @ rotation.T + [3.0, -1.0, 2.0]
+    moved.calc = calc
+    np.testing.assert_allclose(moved.get_dipole_moment(), rotation @ mu, atol=1e-9)
+
+
+def test_dipole_training_option(tmp_path):
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    from attnff.train import parse_config, train
+
+    frames = []
+    for k in range(12):
+        atoms = molecule("H2O")
+        atoms.rattle(0.05, seed=k)
+        atoms.calc = SinglePointCalculator(atoms, energy=-1.0 - 0.01 * k, forces=np.zeros((3, 3)),
+                                           dipole=np.array([0.0, 0.0, 0.4 + 0.01 * k]))
+        frames.append(atoms)
+    write(tmp_path / "d.extxyz", frames)
+    raw = {"name": "dip", "output": str(tmp_path / "run"),
+           "data": {"path": str(tmp_path / "d.extxyz"), "split": {"train": 0.5, "validation": 0.25, "test": 0.25}},
+           "model": {"name": "cmret", "width": 8, "num_heads": 1, "num_layers": 1, "num_basis": 4, "cutoff": 3.0,
+                     "dipole": True},
+           "training": {"epochs": 1, "batch_size": 3, "dipole_weight": 1.0, "device": "cpu"}}
+    path = train(parse_config(raw), progress=False)
+    assert "dipole_mae" in AttnCalculator.load(path).metadata["card"]["metrics"]["test"]
+
+
+def test_model_without_dipole_head_says_so():
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    atoms = molecule("H2O")
+    atoms.calc = AttnCalculator(small_potential("cmret"), device="cpu")
+    with pytest.raises(PropertyNotImplementedError, match="no dipole head"):
+        atoms.get_dipole_moment()
