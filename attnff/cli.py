@@ -1,9 +1,10 @@
-"""Command line: ``attnff train|eval|list``; each parses arguments and calls one library function."""
+"""Command line: ``attnff train|eval|list|md|scan``; each parses arguments and calls one library function."""
 
 import argparse
 import json
 import shlex
 import sys
+from typing import NoReturn
 
 from .errors import ConfigError, ModelFileError
 
@@ -39,6 +40,84 @@ def _list(args) -> None:
         print(f"{name:28s} {description}")
 
 
+def _fail(error: Exception) -> NoReturn:
+    """Report a refused input (bad structure, state or parameter) like main() does, exit status 2."""
+    print(f"attnff: error: {error}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _md(args) -> None:
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from ase.io import read
+
+    from .calculator import AttnCalculator
+    from .md import LOG, run
+    from .plots import md_plot
+
+    if args.ensemble == "npt" and args.thermostat not in (None, "nose-hoover"):
+        _fail(ValueError("npt uses a Nose-Hoover chain thermostat with the MTK barostat; "
+                         f"--thermostat {args.thermostat} is not available for npt"))
+    if args.ensemble == "nve" and args.thermostat is not None:
+        _fail(ValueError("nve has no thermostat; use --ensemble nvt"))
+    ensemble = f"nvt-{args.thermostat or 'langevin'}" if args.ensemble == "nvt" else args.ensemble
+    try:
+        calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype)
+        summary = run(read(args.structure), calc, ensemble=ensemble, temperature_K=args.temperature,
+                      timestep_fs=args.timestep, steps=args.steps, out_dir=args.out, pressure_bar=args.pressure,
+                      friction=args.friction, seed=args.seed, log_interval=args.log_interval,
+                      traj_interval=args.traj_interval, restart=args.restart, progress=not args.no_progress)
+    except (ValueError, FileExistsError) as error:
+        _fail(error)
+    md_plot(Path(args.out) / LOG, Path(args.out) / "md.png")
+    print(json.dumps(asdict(summary), indent=2))
+    if not summary.ok:
+        print(f"attnff: MD stopped early: {summary.failure}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _scan(args) -> None:
+    import warnings
+    from pathlib import Path
+
+    import numpy as np
+    from ase.io import read
+
+    from . import scan
+    from .calculator import AttnCalculator
+    from .plots import scan_plot
+
+    states = [(args.charge, m) for m in args.multiplicity] if args.multiplicity else [(args.charge, None)]
+    values = np.linspace(args.start, args.stop, args.points)
+    options = dict(states=states, relax=args.relax, move=args.move, fmax=args.fmax, steps=args.max_steps)
+    function, indices = ((scan.bond, args.bond) if args.bond else (scan.angle, args.angle) if args.angle
+                         else (scan.dihedral, args.dihedral))
+    try:
+        calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # non-converged points are listed below instead
+            result = function(read(args.structure), calc, *indices, values, **options)
+    except ValueError as error:
+        _fail(error)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out / "scan.csv")
+    scan_plot(result, out / "scan.png")
+    print(f"wrote {out / 'scan.csv'} and {out / 'scan.png'}")
+    for state, point in result.nonconverged():
+        print(f"not converged: state (charge, multiplicity) = {state} at {result.coordinates[0]} = {point[0]:.6g}",
+              file=sys.stderr)
+
+
+def _add_potential_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("structure", help="structure file readable by ase.io.read (last frame is used)")
+    parser.add_argument("--potential", required=True, help="shipped potential name or potential file")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    parser.add_argument("--out", required=True, help="output folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attnff", description="attention-based interatomic potentials")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +144,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = commands.add_parser("list", help="shipped potentials")
     ls.set_defaults(run=_list)
+
+    md = commands.add_parser("md", help="molecular dynamics (ASE integrators); writes md.traj, md_log.csv, "
+                             "summary.json, md.png")
+    _add_potential_options(md)
+    md.add_argument("--ensemble", choices=["nve", "nvt", "npt"], default="nve")
+    md.add_argument("--thermostat", choices=["langevin", "bussi", "nose-hoover"],
+                    help="nvt thermostat (default langevin); npt always uses nose-hoover")
+    md.add_argument("--temperature", type=float, default=300.0, help="K: initial velocities and thermostat target")
+    md.add_argument("--pressure", type=float, help="bar, npt only")
+    md.add_argument("--timestep", type=float, default=0.5, help="fs")
+    md.add_argument("--steps", type=int, default=1000)
+    md.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
+    md.add_argument("--seed", type=int, default=0)
+    md.add_argument("--log-interval", type=int, default=10, help="steps between log rows")
+    md.add_argument("--traj-interval", type=int, default=10, help="steps between trajectory frames")
+    md.add_argument("--restart", action="store_true", help="continue from OUT/md.traj")
+    md.add_argument("--no-progress", action="store_true", help="no progress bar")
+    md.set_defaults(run=_md)
+
+    sc = commands.add_parser("scan", help="1-D potential energy scan; writes scan.csv and scan.png")
+    _add_potential_options(sc)
+    coordinate = sc.add_mutually_exclusive_group(required=True)
+    coordinate.add_argument("--bond", type=int, nargs=2, metavar=("I", "J"), help="distance I-J; J moves")
+    coordinate.add_argument("--angle", type=int, nargs=3, metavar=("I", "J", "K"), help="angle I-J-K; K moves")
+    coordinate.add_argument("--dihedral", type=int, nargs=4, metavar=("I", "J", "K", "L"),
+                            help="dihedral I-J-K-L; L moves")
+    sc.add_argument("--from", dest="start", type=float, required=True, help="first value, Angstrom or degrees")
+    sc.add_argument("--to", dest="stop", type=float, required=True, help="last value, Angstrom or degrees")
+    sc.add_argument("--points", type=int, required=True, help="number of evenly spaced values")
+    sc.add_argument("--charge", type=int, default=0)
+    sc.add_argument("--multiplicity", type=int, nargs="+", metavar="M",
+                    help="one or more multiplicities 2S+1, one curve each (default: the lowest)")
+    sc.add_argument("--move", choices=["atom", "fragment"], default="atom",
+                    help="move only the last atom, or the fragment bonded to it")
+    sc.add_argument("--relax", action="store_true", help="relax the other coordinates at each point (BFGS)")
+    sc.add_argument("--fmax", type=float, default=0.02, help="relaxation force threshold, eV/Angstrom")
+    sc.add_argument("--max-steps", type=int, default=200, help="BFGS steps per point")
+    sc.set_defaults(run=_scan)
     return parser
 
 

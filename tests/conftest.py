@@ -16,6 +16,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SMALL_CONFIGS = {
     "jat": {"width": 16, "num_heads": 2, "num_layers": 2, "num_basis": 8, "cutoff": 3.0},
     "cmret": {"width": 16, "num_heads": 2, "num_layers": 2, "num_basis": 8, "cutoff": 3.0},
+    "geomatt": {"width": 8, "num_layers": 2, "num_basis": 10, "spacing": 0.3, "cutoff": 3.0, "readout_hidden": 8},
 }
 
 

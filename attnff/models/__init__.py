@@ -12,6 +12,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..typed_fields import build_dataclass
 from .cmret import CMRET, CMRETConfig
+from .geomatt import GeomAtt, GeomAttConfig
 from .inputs import ModelInputs
 from .jat import JAT, JATConfig
 
@@ -20,6 +21,7 @@ __all__ = ["REGISTRY", "ModelInputs", "build_model", "config_from_dict", "config
 REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {
     "jat": (JATConfig, JAT),
     "cmret": (CMRETConfig, CMRET),
+    "geomatt": (GeomAttConfig, GeomAtt),
 }
 
 

@@ -1,0 +1,76 @@
+"""`attnff md` and `attnff scan` end to end with a small potential file."""
+
+import csv
+import json
+
+import pytest
+from ase.build import molecule
+from ase.io import read, write
+
+from attnff import save_potential
+from attnff.cli import main
+from tests.conftest import small_potential
+
+
+@pytest.fixture
+def files(tmp_path):
+    potential = save_potential(small_potential("jat"), tmp_path / "small.safetensors")
+    structure = tmp_path / "ethanol.xyz"
+    write(structure, molecule("CH3CH2OH"))
+    return str(potential), str(structure)
+
+
+def test_md_command_runs_and_restarts(files, tmp_path, capsys):
+    potential, structure = files
+    out = tmp_path / "md"
+    common = [structure, "--potential", potential, "--device", "cpu", "--out", str(out), "--timestep", "0.25",
+              "--log-interval", "2", "--traj-interval", "2", "--no-progress"]
+    assert main(["md", *common, "--ensemble", "nvt", "--thermostat", "bussi", "--steps", "6"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["ensemble"], summary["steps"]) == ("nvt-bussi", 6)
+    for name in ("md.traj", "md_log.csv", "summary.json", "md.png"):
+        assert (out / name).is_file()
+
+    assert main(["md", *common, "--ensemble", "nvt", "--thermostat", "bussi", "--steps", "4", "--restart"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 10
+    assert [frame.info["md_step"] for frame in read(out / "md.traj", ":")] == [0, 2, 4, 6, 8, 10]
+
+
+def test_md_command_refuses_npt_for_a_molecule(files, tmp_path, capsys):
+    potential, structure = files
+    with pytest.raises(SystemExit) as exit_info:
+        main(["md", structure, "--potential", potential, "--device", "cpu", "--out", str(tmp_path / "npt"),
+              "--ensemble", "npt", "--pressure", "1.0", "--steps", "2", "--no-progress"])
+    assert exit_info.value.code == 2
+    assert "periodic in all three directions" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["md", structure, "--potential", potential, "--device", "cpu", "--out", str(tmp_path / "x"),
+              "--ensemble", "npt", "--thermostat", "langevin", "--pressure", "1.0", "--no-progress"])
+    assert "not available for npt" in capsys.readouterr().err
+
+
+def test_scan_command_writes_csv_and_png(files, tmp_path, capsys):
+    potential, structure = files
+    out = tmp_path / "scan"
+    assert main(["scan", structure, "--potential", potential, "--device", "cpu", "--bond", "0", "1",
+                 "--from", "1.3", "--to", "1.7", "--points", "5", "--move", "fragment", "--out", str(out)]) == 0
+    with open(out / "scan.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(row["bond_0_1_A"]) for row in rows] == pytest.approx([1.3, 1.4, 1.5, 1.6, 1.7])
+    assert all(row["multiplicity"] == "1" and row["converged"] == "1" for row in rows)
+    assert (out / "scan.png").stat().st_size > 0
+
+    assert main(["scan", structure, "--potential", potential, "--device", "cpu", "--angle", "0", "1", "2",
+                 "--from", "100", "--to", "120", "--points", "3", "--relax", "--max-steps", "1", "--fmax", "1e-6",
+                 "--out", str(tmp_path / "angle")]) == 0
+    assert "not converged" in capsys.readouterr().err
+
+
+def test_scan_command_reports_a_refused_state(files, tmp_path, capsys):
+    potential, structure = files
+    with pytest.raises(SystemExit) as exit_info:
+        main(["scan", structure, "--potential", potential, "--device", "cpu", "--dihedral", "2", "1", "0", "6",
+              "--from", "0", "--to", "120", "--points", "3", "--multiplicity", "1", "3", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "multiplicity 3" in capsys.readouterr().err
+    assert not (tmp_path / "scan.csv").exists()
