@@ -45,6 +45,7 @@ from torch.nn import functional
 
 from ..errors import InvalidStructureError
 from ..nn import MLP, GaussianBasis, make_envelope, segment_sum
+from ..nn.scatter import expand_ranges
 from .inputs import ModelInputs
 
 __all__ = ["GeomAttConfig", "GeomAtt"]
@@ -132,14 +133,6 @@ class PairGraph:
         return self.range_weight.shape[0] - self.phi.shape[0]
 
 
-def _expand_ranges(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For counts (M,): owner (S,) and position within its owner's block (S,), S = counts.sum()."""
-    owner = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
-    block_start = torch.cumsum(counts, 0) - counts
-    position = torch.arange(owner.shape[0], device=counts.device) - block_start[owner]
-    return owner, position
-
-
 @torch.no_grad()
 def build_triplets(receivers: torch.Tensor, senders: torch.Tensor, vectors: torch.Tensor, num_atoms: int,
                    radius: float) -> torch.Tensor:
@@ -166,7 +159,7 @@ def build_triplets(receivers: torch.Tensor, senders: torch.Tensor, vectors: torc
     by_receiver = torch.argsort(receivers, stable=True)
     per_receiver = torch.bincount(receivers, minlength=num_atoms)
     first = torch.cumsum(per_receiver, 0) - per_receiver
-    a, position = _expand_ranges(per_receiver[senders])
+    a, position = expand_ranges(per_receiver[senders])
     b = by_receiver[first[senders[a]] + position]
     implied = vectors[a] + vectors[b]  # (T0, 3) candidate vec_c
     near = torch.linalg.vector_norm(implied, dim=-1) < radius + IMAGE_MATCH_TOLERANCE
@@ -179,7 +172,7 @@ def build_triplets(receivers: torch.Tensor, senders: torch.Tensor, vectors: torc
     wanted = receivers[a] * num_atoms + senders[b]
     low = torch.searchsorted(sorted_keys, wanted)
     high = torch.searchsorted(sorted_keys, wanted, right=True)
-    candidate, position = _expand_ranges(high - low)
+    candidate, position = expand_ranges(high - low)
     c = by_key[low[candidate] + position]
     residual = torch.linalg.vector_norm(implied[candidate] - vectors[c], dim=-1)
     match = residual < IMAGE_MATCH_TOLERANCE

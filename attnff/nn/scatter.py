@@ -2,7 +2,18 @@
 
 import torch
 
-__all__ = ["segment_sum", "segment_softmax_with_self"]
+__all__ = ["segment_sum", "segment_softmax_with_self", "expand_ranges"]
+
+
+def expand_ranges(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For counts (M,): owner (S,) and position within the owner's block (S,), S = counts.sum().
+
+    Enumerates variable-length blocks without Python loops, e.g. all partners of every atom.
+    """
+    owner = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
+    block_start = torch.cumsum(counts, 0) - counts
+    position = torch.arange(owner.shape[0], device=counts.device) - block_start[owner]
+    return owner, position
 
 
 def segment_sum(values: torch.Tensor, index: torch.Tensor, num_segments: int) -> torch.Tensor:
