@@ -22,10 +22,11 @@ class DataConfig:
     split: {"train": [start, stop], "validation": [...], "test": [...]} index ranges
     (start included, stop excluded), or
     fractions {"train": 0.8, ...} of a seeded shuffle. test_path: a separate test file
-    (read with the same units and keys) instead of a test split.
+    (read with the same units and keys) instead of a test split. ``path`` and ``test_path``
+    may also be lists of files, read in order and concatenated.
     """
 
-    path: str
+    path: str | list
     format: str = "auto"
     energy_unit: str = "eV"
     length_unit: str = "Angstrom"
@@ -35,10 +36,20 @@ class DataConfig:
     spin_key: str | None = None
     dipole_key: str | None = None
     split: dict = field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})
-    test_path: str | None = None
+    test_path: str | list | None = None
 
-    def spec(self, path: str | None = None) -> DataSpec:
-        return DataSpec(path or self.path, self.format, self.energy_unit, self.length_unit,
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @property
+    def test_paths(self) -> list[str]:
+        if self.test_path is None:
+            return []
+        return [self.test_path] if isinstance(self.test_path, str) else list(self.test_path)
+
+    def spec(self, path: str) -> DataSpec:
+        return DataSpec(path, self.format, self.energy_unit, self.length_unit,
                         self.energy_key, self.forces_key, self.stress_key, self.spin_key, self.dipole_key)
 
 
@@ -64,6 +75,8 @@ class TrainingConfig:
         grad_clip: maximum gradient norm (0 disables).
         eval_batch_size: batch size for validation and test.
         threads: CPU threads for torch (0 keeps torch's default; 1 is fastest for small molecules).
+        init_from: a potential file (or shipped name) of the same model, config and species to
+            start from (fine-tuning); reference energies and scale are refitted on the new data.
     """
 
     epochs: int = 1000
@@ -86,6 +99,7 @@ class TrainingConfig:
     grad_clip: float = 10.0
     eval_batch_size: int = 64
     threads: int = 0
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,8 +146,15 @@ def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[s
     base = Path(base_dir)
     data_raw = dict(raw["data"])
     for key in ("path", "test_path"):
-        if data_raw.get(key):
-            data_raw[key] = str(base / data_raw[key])
+        value = data_raw.get(key)
+        if isinstance(value, str):
+            data_raw[key] = str(base / value)
+        elif isinstance(value, list):
+            data_raw[key] = [str(base / item) for item in value]
+    training_raw = dict(raw.get("training", {}))
+    init = training_raw.get("init_from")
+    if isinstance(init, str) and (base / init).exists():
+        training_raw["init_from"] = str(base / init)
     model_raw = dict(raw["model"])
     if "name" not in model_raw:
         raise ConfigError("model.name is required (for example 'jat')")
@@ -144,7 +165,7 @@ def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[s
         data=build_dataclass(DataConfig, "data", data_raw),
         model_name=model_name,
         model=config_from_dict(model_name, model_raw),
-        training=build_dataclass(TrainingConfig, "training", raw.get("training", {})),
+        training=build_dataclass(TrainingConfig, "training", training_raw),
         seed=check_type("seed", raw.get("seed", 0), int),
         description=check_type("description", raw.get("description", ""), str),
         reference=check_type("reference", raw.get("reference", ""), str),

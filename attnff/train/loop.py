@@ -19,7 +19,7 @@ from .. import __version__
 from ..calculator import resolve_device, resolve_dtype
 from ..data.dataset import GraphDataset, split_indices
 from ..data.readers import read_configurations
-from ..model_file import save_potential
+from ..model_file import load_potential, resolve_potential, save_potential
 from ..data.validate import default_multiplicity
 from ..errors import ConfigError
 from ..models import config_to_dict
@@ -97,12 +97,24 @@ def _selection_score(metrics: dict, weights: LossWeights) -> float:
     return score
 
 
+def _initialise_from(potential: Potential, name_or_path: str) -> None:
+    """Copy the model weights of a potential file (same model, config, species) into ``potential``."""
+    source, meta = load_potential(resolve_potential(name_or_path))
+    if (meta["model"], meta["config"], tuple(meta["species"])) != \
+            (potential.model_name, potential.model_config, potential.species):
+        raise ConfigError(f"training.init_from {name_or_path!r} has model {meta['model']} {meta['config']} "
+                          f"species {meta['species']}; this run needs {potential.model_name} "
+                          f"{potential.model_config} species {list(potential.species)}")
+    weights = {k: v for k, v in source.state_dict().items() if k.startswith("model.")}
+    potential.load_state_dict(weights, strict=False)
+
+
 def load_splits(config: RunConfig):
     """Read the data of a run: (train, validation, test) configurations and the split indices."""
-    configs = read_configurations(config.data.spec())
+    configs = [c for path in config.data.paths for c in read_configurations(config.data.spec(path))]
     splits = split_indices(len(configs), config.data.split, config.seed)
-    if config.data.test_path:
-        test_configs = read_configurations(config.data.spec(config.data.test_path))
+    if config.data.test_paths:
+        test_configs = [c for path in config.data.test_paths for c in read_configurations(config.data.spec(path))]
     else:
         test_configs = [configs[k] for k in splits.get("test", [])]
     train_configs = [configs[k] for k in splits["train"]]
@@ -141,6 +153,8 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
                                         np.array([c.energy for c in train_configs]), species)
     scale = _energy_scale(train_configs, species, references)
     potential = Potential(config.model_name, config.model, species, references, scale)
+    if t.init_from:
+        _initialise_from(potential, t.init_from)
     potential = potential.to(device=device, dtype=dtype)
     cutoff = potential.cutoff
     train_set, val_set = GraphDataset(train_configs, cutoff), GraphDataset(val_configs, cutoff)
@@ -233,9 +247,9 @@ def _finish(config, potential, state, val_set, test_configs, splits, command) ->
         "model": config.model_name,
         "model_config": config_to_dict(config.model),
         "data": {
-            "file": os.path.basename(config.data.path),
-            "sha256": _sha256(config.data.path),
-            "test_file": os.path.basename(config.data.test_path) if config.data.test_path else None,
+            "file": ", ".join(os.path.basename(p) for p in config.data.paths),
+            "sha256": ", ".join(_sha256(p) for p in config.data.paths),
+            "test_file": ", ".join(os.path.basename(p) for p in config.data.test_paths) or None,
             "units_in_file": {"energy": config.data.energy_unit, "length": config.data.length_unit},
             "split": config.data.split,
             "sizes": {k: int(len(v)) for k, v in splits.items()} | {"test": len(test_configs)},

@@ -123,3 +123,15 @@ def test_cli_train_with_overrides(data_file, tmp_path, capsys):
     assert load_config(config, ["training.epochs=1"]).training.epochs == 1
     assert main(["train", str(config), "--set", "training.bogus=1"]) == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_several_data_files_and_fine_tuning_from_a_potential(data_file, tmp_path):
+    first = train(parse_config(_raw(data_file, tmp_path / "base", epochs=1)), progress=False)
+    raw = _raw(data_file, tmp_path / "tuned", epochs=1, init_from=str(first))
+    raw["data"]["path"] = [str(data_file), str(data_file)]
+    tuned = train(parse_config(raw), progress=False)
+    card = AttnCalculator.load(tuned, device="cpu").metadata["card"]
+    assert card["data"]["sizes"]["train"] == 29 and card["data"]["file"] == "emt.extxyz, emt.extxyz"
+    raw["model"]["width"] = 12
+    with pytest.raises(ConfigError, match="init_from"):
+        train(parse_config({**raw, "output": str(tmp_path / "bad")}), progress=False)
