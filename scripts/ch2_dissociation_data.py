@@ -202,13 +202,49 @@ def generate(path: Path) -> None:
     print(f"{len(points)} points in {path} ({len(todo)} new, {time.perf_counter() - started:.0f} s)")
 
 
+def report(path: Path) -> None:
+    """Counts by kind and method, and the continuity check along every stretch path.
+
+    Along a stretch only H1 moves (along x), so dE/dr1 = -F_x(H1): the energy change between
+    neighbouring points must match the trapezoid integral of that force. A jump between
+    electronic solutions would show as a large mismatch.
+    """
+    db = connect(path)
+    rows = list(db.select())
+    kinds: dict[str, int] = {}
+    for row in rows:
+        key = f"S={int(row.data['S'][0])} {row.kind}: {row.method.split(' <')[0]}"
+        kinds[key] = kinds.get(key, 0) + 1
+    for key in sorted(kinds):
+        print(f"{kinds[key]:4d}  {key}")
+    worst = 0.0
+    for spin in (0, 1):
+        for angle in (100.0, 130.0):
+            path_rows = sorted((r for r in rows if r.kind == "stretch" and r.angle == angle
+                                and int(r.data["S"][0]) == spin), key=lambda r: r.r1)
+            r1 = np.array([r.r1 for r in path_rows])
+            energy = np.array([r.data["E"][0] for r in path_rows])
+            force = np.array([r.data["F"][1, 0] for r in path_rows])
+            predicted = -0.5 * (force[1:] + force[:-1]) * np.diff(r1)
+            mismatch = np.abs(np.diff(energy) - predicted)
+            if len(mismatch):
+                worst = max(worst, mismatch.max())
+                print(f"S={spin} angle {angle:.0f}: {len(r1)} points, r1 {r1.min():.2f}-{r1.max():.2f} A, "
+                      f"max |dE - trapezoid(F)| {mismatch.max() * 1e3:.2f} meV (largest step dE "
+                      f"{np.abs(np.diff(energy)).max():.3f} eV)")
+    print(f"worst continuity mismatch {worst * 1e3:.2f} meV")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--validate", type=int, metavar="N", help="recompute N shared points and compare")
+    parser.add_argument("--report", action="store_true", help="counts and continuity check of the written data")
     parser.add_argument("--check-switch", action="store_true", help="compare RKS and BS-UKS around RKS_UP_TO")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "ch2_dissociation.db")
     args = parser.parse_args()
-    if args.check_switch:
+    if args.report:
+        report(args.out)
+    elif args.check_switch:
         check_switch()
     elif args.validate:
         validate(args.validate)
