@@ -93,18 +93,21 @@ class AttnCalculator(Calculator):
                 )
         return charge, multiplicity
 
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        atoms = self.atoms
+    def batch_for(self, atoms) -> AtomsBatch:
+        """The AtomsBatch this calculator evaluates for ``atoms``, on its device and in its dtype.
+
+        Checks the structure and its charge/multiplicity (``atoms.info``) and takes the edges from the
+        calculator's neighbour list (cutoff + skin, reused within the skin).
+
+        Raises:
+            InvalidStructureError: an element the potential does not know, non-finite positions or
+                overlapping atoms.
+            ChargeSpinError: a charge/multiplicity that is impossible or that the potential cannot describe.
+        """
         numbers, positions = atoms.numbers, atoms.positions
         cell, pbc = np.asarray(atoms.cell.array, dtype=float), np.asarray(atoms.pbc, dtype=bool)
         check_structure(numbers, positions, cell, pbc, self.potential.species)
         charge, multiplicity = self._charge_spin(numbers, atoms.info)
-        periodic = bool(pbc.all())
-        if "stress" in properties and not periodic:
-            raise PropertyNotImplementedError("stress needs a cell that is periodic in all three directions")
-        if "dipole" in properties and not self.potential.has_dipole:
-            raise PropertyNotImplementedError(f"this {self.potential.model_name} potential has no dipole head")
 
         edge_index, shifts = self.neighbors.get(positions, cell, pbc)
         edges_np, shifts_np = edge_index.cpu().numpy(), shifts.cpu().numpy()
@@ -112,13 +115,23 @@ class AttnCalculator(Calculator):
         check_min_distance(d, edges_np)
 
         as_tensor = lambda x, dtype=self.dtype: torch.as_tensor(x, dtype=dtype, device=self.device)  # noqa: E731
-        batch = AtomsBatch(
+        return AtomsBatch(
             numbers=as_tensor(numbers, torch.long), positions=as_tensor(positions),
             cell=as_tensor(cell[None]), pbc=as_tensor(pbc[None], torch.bool),
             batch=torch.zeros(len(atoms), dtype=torch.long, device=self.device),
             edge_index=edge_index, shifts=shifts.to(self.dtype),
             charge=as_tensor([charge]), spin=as_tensor([(multiplicity - 1) / 2]),
         )
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        batch = self.batch_for(self.atoms)
+        periodic = bool(self.atoms.pbc.all())
+        if "stress" in properties and not periodic:
+            raise PropertyNotImplementedError("stress needs a cell that is periodic in all three directions")
+        if "dipole" in properties and not self.potential.has_dipole:
+            raise PropertyNotImplementedError(f"this {self.potential.model_name} potential has no dipole head")
+
         out = self.potential(batch, forces=True, stress=periodic)
         energy = float(out["energy"][0].detach())
         self.results = {

@@ -1,19 +1,26 @@
-"""Figures for MD logs and potential energy scans, written as PNG files.
+"""Figures for MD logs, potential energy scans, vibrational spectra and attention maps, written as PNG files.
 
 matplotlib is imported only when a figure is drawn, and figures are rendered
 with the Agg canvas directly (no pyplot), so plotting never changes the
 backend of an interactive session.
 """
 
+import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .scan import ScanResult
 
-__all__ = ["md_plot", "scan_plot", "grid_plot", "axis_label"]
+if TYPE_CHECKING:
+    from ase import Atoms
+
+    from .attention_maps import AttentionMaps
+
+__all__ = ["md_plot", "scan_plot", "grid_plot", "gap_plot", "spectrum_plot", "attention_plot", "axis_label"]
 
 _LABELS = {"bond": "r({}) (Å)", "angle": "angle {} (°)", "dihedral": "dihedral {} (°)"}
 
@@ -45,17 +52,17 @@ def _state_label(state: tuple[int, int]) -> str:
     return f"charge {charge:+d}, 2S+1 = {multiplicity}" if charge else f"neutral, 2S+1 = {multiplicity}"
 
 
-def _relative(energies: np.ndarray) -> tuple[np.ndarray, float, str]:
+def _relative(energies: np.ndarray) -> tuple[np.ndarray, float, float, str]:
     """Energies (eV) relative to their lowest finite value, in meV when they span less than 1 eV.
 
     Returns:
-        (relative energies in the chosen unit, the lowest energy in eV, the unit's name).
+        (relative energies in the chosen unit, the lowest energy in eV, the unit per eV, the unit's name).
     """
     finite = energies[np.isfinite(energies)]
     zero = float(finite.min()) if finite.size else 0.0
     span = float(finite.max()) - zero if finite.size else 0.0
     factor, unit = (1e3, "meV") if span < 1.0 else (1.0, "eV")
-    return (energies - zero) * factor, zero, unit
+    return (energies - zero) * factor, zero, factor, unit
 
 
 def md_plot(log_csv: str | os.PathLike, png: str | os.PathLike) -> None:
@@ -90,7 +97,8 @@ def md_plot(log_csv: str | os.PathLike, png: str | os.PathLike) -> None:
     figure.savefig(png, dpi=120)
 
 
-def scan_plot(result: ScanResult, png: str | os.PathLike, title: str | None = None) -> None:
+def scan_plot(result: ScanResult, png: str | os.PathLike, title: str | None = None,
+              reference: Mapping[tuple[int, int], tuple[Sequence[float], Sequence[float]]] | None = None) -> None:
     """Energy curve of a 1-D scan, one line per state; non-converged relaxations circled in red.
 
     Energies are drawn relative to the lowest energy of all states (meV below a
@@ -100,15 +108,29 @@ def scan_plot(result: ScanResult, png: str | os.PathLike, title: str | None = No
         result: a 1-D ScanResult (bond, angle, dihedral or dissociation).
         png: output image path.
         title: figure title; default "rigid scan" or "relaxed scan".
+        reference: reference points (e.g. DFT) per state (charge, multiplicity) of ``result.states``:
+            (coordinate values (M,) in Angstrom or degrees, absolute energies (M,) in eV). They are drawn
+            as open markers in their state's colour, on the same energy zero as the scan, so that an
+            offset between potential and reference stays visible.
+
+    Raises:
+        ValueError: a 2-D scan, or a reference state that is not among ``result.states``.
     """
     if len(result.values) != 1:
         raise ValueError(f"scan_plot draws 1-D scans; this one has {len(result.values)} coordinates: use grid_plot")
+    unknown = set(reference or {}) - set(result.states)
+    if unknown:
+        raise ValueError(f"reference states {sorted(unknown)} are not among the scan's states {result.states}")
     x = result.values[0]
-    relative, zero, unit = _relative(result.energies)
+    relative, zero, factor, unit = _relative(result.energies)
     figure, axes = _figure(6.0, 4.2)
     ax = axes[0, 0]
     for s, state in enumerate(result.states):
         ax.plot(x, relative[s], marker="o", ms=4, lw=1.5, color=f"C{s}", label=_state_label(state))
+        if reference and state in reference:
+            ref_x, ref_energy = (np.asarray(v, dtype=float) for v in reference[state])
+            ax.plot(ref_x, (ref_energy - zero) * factor, ls="none", marker="D", ms=6, mfc="none", mew=1.3,
+                    color=f"C{s}", label=f"{_state_label(state)}, reference")
     bad = ~result.converged  # (S, P)
     if bad.any():
         ax.plot(np.broadcast_to(x, bad.shape)[bad], relative[bad], ls="none", marker="o", ms=11, mfc="none",
@@ -143,6 +165,19 @@ def _domain_bounds(result: ScanResult, training_domain: Mapping[str, Sequence[fl
     return bounds
 
 
+def _domain_rectangle(ax, bounds: list | None, color: str) -> None:
+    """Draw ``_domain_bounds``' training domain as a dashed rectangle, or say that the grid lies outside it."""
+    from matplotlib.patches import Rectangle
+
+    if bounds:
+        (x0, x1), (y0, y1) = bounds
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec=color, lw=2, ls="--",
+                               label="training domain"))
+    elif bounds == []:
+        ax.text(0.5, 0.5, "outside the\ntraining domain", transform=ax.transAxes, ha="center", va="center",
+                color=color, fontsize="large", fontweight="bold")
+
+
 def grid_plot(result: ScanResult, png: str | os.PathLike,
               training_domain: Mapping[str, Sequence[float]] | None = None, title: str | None = None) -> None:
     """Heat map of a 2-D scan, one panel per state, on a shared colour scale.
@@ -160,12 +195,10 @@ def grid_plot(result: ScanResult, png: str | os.PathLike,
     Energies are relative to the lowest energy of all states (meV below a 1 eV
     span, else eV); non-converged relaxations are marked with a red cross.
     """
-    from matplotlib.patches import Rectangle
-
     if len(result.values) != 2:
         raise ValueError(f"grid_plot draws 2-D scans; this one has {len(result.values)} coordinate(s)")
     x, y = result.values
-    relative, zero, unit = _relative(result.energies)
+    relative, zero, _, unit = _relative(result.energies)
     finite = relative[np.isfinite(relative)]
     vmax = float(finite.max()) if finite.size else 1.0
     bounds = _domain_bounds(result, training_domain) if training_domain else None
@@ -179,13 +212,7 @@ def grid_plot(result: ScanResult, png: str | os.PathLike,
             ix, iy = np.nonzero(bad)
             ax.plot(x[ix], y[iy], ls="none", marker="x", ms=8, mew=2, color="red",
                     label="relaxation not converged")
-        if bounds:
-            (x0, x1), (y0, y1) = bounds
-            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="white", lw=2, ls="--",
-                                   label="training domain"))
-        elif bounds == []:
-            ax.text(0.5, 0.5, "outside the\ntraining domain", transform=ax.transAxes, ha="center",
-                    va="center", color="white", fontsize="large", fontweight="bold")
+        _domain_rectangle(ax, bounds, "white")
         ax.set_title(_state_label(state), fontsize="medium")
         ax.set_xlabel(axis_label(result.coordinates[0]))
         if s == 0:
@@ -197,4 +224,157 @@ def grid_plot(result: ScanResult, png: str | os.PathLike,
     figure.colorbar(mesh, ax=axes[0, :].tolist(), label=f"E − E_min ({unit})")
     figure.suptitle(f"{title or ('relaxed 2-D scan' if result.relaxed else 'rigid 2-D scan')}   "
                     f"(E_min = {zero:.4f} eV)", fontsize="medium")
+    figure.savefig(png, dpi=120)
+
+
+def gap_plot(result: ScanResult, png: str | os.PathLike, upper: tuple[int, int], lower: tuple[int, int],
+             training_domain: Mapping[str, Sequence[float]] | None = None, title: str | None = None) -> None:
+    """Heat map of the energy difference E(upper) - E(lower) between two states of a 2-D scan, eV.
+
+    A diverging colour scale centred on 0 and a solid contour where the difference changes sign show
+    where the two states cross; e.g. ``upper=(0, 1), lower=(0, 3)`` gives the singlet-triplet gap
+    E_S - E_T, positive where the triplet lies lower.
+
+    Args:
+        result: a 2-D ScanResult from ``attnff.scan.grid2d`` holding both states.
+        png: output image path.
+        upper: (charge, multiplicity) of the state whose energy is taken first.
+        lower: (charge, multiplicity) of the state subtracted.
+        training_domain: as for ``grid_plot``, drawn as a dashed rectangle.
+        title: figure title; default "E(upper) − E(lower)".
+
+    Raises:
+        ValueError: not a 2-D scan, or a state that is not among ``result.states``.
+    """
+    if len(result.values) != 2:
+        raise ValueError(f"gap_plot draws 2-D scans; this one has {len(result.values)} coordinate(s)")
+    missing = [state for state in (upper, lower) if state not in result.states]
+    if missing:
+        raise ValueError(f"states {missing} are not among the scan's states {result.states}")
+    x, y = result.values
+    gap = result.energies[result.states.index(upper)] - result.energies[result.states.index(lower)]  # (P_1, P_2)
+    finite = gap[np.isfinite(gap)]
+    limit = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
+    figure, axes = _figure(5.6, 4.4)
+    ax = axes[0, 0]
+    mesh = ax.pcolormesh(x, y, gap.T, shading="nearest", cmap="RdBu_r", vmin=-limit, vmax=limit)
+    if finite.size and finite.min() < 0 < finite.max():
+        ax.contour(x, y, gap.T, levels=[0.0], colors="black", linewidths=1.5)
+    _domain_rectangle(ax, _domain_bounds(result, training_domain) if training_domain else None, "black")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel(axis_label(result.coordinates[0]))
+    ax.set_ylabel(axis_label(result.coordinates[1]))
+    figure.colorbar(mesh, ax=ax, label=f"E{upper} − E{lower} (eV), states as (charge, 2S+1)")
+    ax.set_title(title or f"E{upper} − E{lower}; solid line: crossing", fontsize="medium")
+    figure.savefig(png, dpi=120)
+
+
+def spectrum_plot(frequencies_cm: Sequence[complex] | np.ndarray, png: str | os.PathLike,
+                  title: str | None = None) -> None:
+    """Stick spectrum of harmonic vibrational frequencies, one stick of unit height per mode.
+
+    Args:
+        frequencies_cm: (M,) frequencies in cm^-1 as ``ase.vibrations.Vibrations.get_frequencies`` gives them:
+            real, or complex with imaginary modes as purely imaginary numbers. Imaginary modes are drawn
+            in red at negative wavenumber.
+        png: output image path.
+        title: figure title; default "harmonic frequencies".
+    """
+    frequencies = np.asarray(frequencies_cm, dtype=complex)
+    imaginary = np.abs(frequencies.imag) > np.abs(frequencies.real)
+    wavenumber = np.where(imaginary, -np.abs(frequencies.imag), frequencies.real)
+    figure, axes = _figure(7.0, 3.2)
+    ax = axes[0, 0]
+    ax.vlines(wavenumber[~imaginary], 0.0, 1.0, color="tab:blue", lw=1.5, label="real")
+    if imaginary.any():
+        ax.vlines(wavenumber[imaginary], 0.0, 1.0, color="red", lw=1.5, label="imaginary (drawn < 0)")
+        ax.legend(loc="upper center", fontsize="small")
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_xlim(min(0.0, float(wavenumber.min(initial=0.0))) - 100.0, float(wavenumber.max(initial=0.0)) + 200.0)
+    ax.set_ylim(0.0, 1.15)
+    ax.set_yticks([])
+    ax.set_xlabel("wavenumber (cm⁻¹)")
+    ax.set_title(title or f"harmonic frequencies ({len(wavenumber)} modes)", fontsize="medium")
+    figure.savefig(png, dpi=120)
+
+
+def _bonded_pairs(atoms: "Atoms") -> tuple[np.ndarray, np.ndarray]:
+    """Bonded atom pairs (i, j), both orders: ASE's default connectivity, covalent radii
+    (``ase.neighborlist.natural_cutoffs``) plus a 0.3 Angstrom skin, as ``attnff.scan`` uses."""
+    from ase.neighborlist import build_neighbor_list
+
+    bonds = build_neighbor_list(atoms, self_interaction=False, bothways=True)
+    return np.nonzero(bonds.get_connectivity_matrix(sparse=False))
+
+
+def _layer_indices(labels: list[str], layers: Sequence[int | str] | None) -> list[int]:
+    """Indices of the chosen layers, given by index or label; None: all."""
+    if layers is None:
+        return list(range(len(labels)))
+    chosen = [labels.index(layer) if isinstance(layer, str) and layer in labels else layer for layer in layers]
+    if not chosen or not all(isinstance(k, (int, np.integer)) and 0 <= k < len(labels) for k in chosen):
+        raise ValueError(f"layers must be indices into or names from {labels}, got {list(layers)}")
+    return [int(k) for k in chosen]
+
+
+def attention_plot(maps: "AttentionMaps", atoms: "Atoms", png: str | os.PathLike,
+                   layers: Sequence[int | str] | None = None, bonds: bool = True, title: str | None = None) -> None:
+    """One heat map per attention layer: row i is the receiver, column j the sender, ticks the elements.
+
+    Entries are the head-averaged weights (``maps.matrices``). Softmax attention (JAT, CMRET: rows sum
+    to 1) shares one colour scale from 0 to the largest weight; GeomAtt's alpha, a signed, unnormalised
+    coefficient whose size differs by orders of magnitude between correlation orders, gets a diverging
+    scale centred on 0 per panel, and the figure says so. Covalently bonded pairs (ASE's covalent-radius
+    connectivity) are outlined, so that the pairs a layer singles out can be compared with the bonds.
+
+    Args:
+        maps: ``attnff.attention_maps.attention_maps`` of ``atoms``.
+        atoms: the structure; its symbols (with 0-based indices) label the axes.
+        png: output image path.
+        layers: indices into ``maps.labels`` or labels to draw; default all layers.
+        bonds: outline covalently bonded pairs.
+        title: figure title; default the model name and what the axes mean.
+
+    Raises:
+        ValueError: ``maps`` and ``atoms`` differ in atom count, or an unknown layer.
+    """
+    n = len(atoms)
+    if maps.per_head.shape[-1] != n:
+        raise ValueError(f"the maps are for {maps.per_head.shape[-1]} atoms, the structure has {n}")
+    chosen = _layer_indices(maps.labels, layers)
+    matrices = maps.matrices[chosen]  # (L', N, N)
+    ncols = math.ceil(math.sqrt(len(chosen)))
+    nrows = math.ceil(len(chosen) / ncols)
+    figure, axes = _figure(3.4 * ncols + 1.2, 3.2 * nrows + 0.8, ncols=ncols, nrows=nrows)
+    ticks = [f"{symbol}{k}" for k, symbol in enumerate(atoms.get_chemical_symbols())]
+    step = max(1, math.ceil(n / 30))  # at most ~30 tick labels per axis
+    pairs = _bonded_pairs(atoms) if bonds else None
+    for ax, k, matrix in zip(axes.flat, chosen, matrices):
+        if maps.softmax:  # one scale for all layers
+            image = ax.imshow(matrix, interpolation="nearest", cmap="magma", vmin=0.0, vmax=float(matrices.max()))
+        else:  # orders differ by orders of magnitude: one symmetric scale per layer
+            limit = float(np.abs(matrix).max()) or 1.0
+            image = ax.imshow(matrix, interpolation="nearest", cmap="RdBu_r", vmin=-limit, vmax=limit)
+            figure.colorbar(image, ax=ax, label="α_ij")
+        if pairs is not None and pairs[0].size:
+            ax.plot(pairs[1], pairs[0], ls="none", marker="s", ms=min(20.0, 150.0 / n), mfc="none",
+                    mec="deepskyblue" if maps.softmax else "black", mew=1.2, label="covalent bond")
+        ax.set_xticks(range(0, n, step), ticks[::step], rotation=90, fontsize="x-small")
+        ax.set_yticks(range(0, n, step), ticks[::step], fontsize="x-small")
+        ax.set_title(maps.labels[k], fontsize="medium")
+    for ax in axes.flat[len(chosen):]:
+        ax.set_axis_off()
+    for ax in axes[:, 0]:
+        ax.set_ylabel("receiver i")
+    for ax in axes[-1, :]:
+        ax.set_xlabel("sender j")
+    handles = {h.get_label(): h for h in axes.flat[0].get_legend_handles_labels()[0]}
+    if handles:
+        figure.legend(list(handles.values()), list(handles), loc="outside lower center", fontsize="small")
+    if maps.softmax:
+        figure.colorbar(image, ax=axes.ravel().tolist(), label="α_ij, mean over heads (rows sum to 1)")
+    note = "" if maps.softmax else "\nGeomAtt α_ij is a signed, unnormalised coefficient, not a softmax weight"
+    figure.suptitle((title or f"{maps.model} attention maps (row i receives from column j; images of j summed)")
+                    + note, fontsize="medium")
     figure.savefig(png, dpi=120)

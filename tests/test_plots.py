@@ -63,3 +63,28 @@ def test_axis_labels():
     assert plots.axis_label("dihedral_3_0_1_2_deg") == "dihedral 3–0–1–2 (°)"
     assert plots.axis_label("com_distance_A") == "centre-of-mass distance (Å)"
     assert plots.axis_label("something") == "something"
+
+
+def test_scan_plot_with_reference_points(calc, tmp_path):
+    result = scan.bond(molecule("CH3CH2OH"), calc, 0, 1, [1.4, 1.5, 1.6])
+    reference = {result.states[0]: ([1.45, 1.55], result.energies[0, :2] + 0.01)}
+    plots.scan_plot(result, tmp_path / "scan.png", reference=reference)
+    assert _is_png(tmp_path / "scan.png")
+    with pytest.raises(ValueError, match="reference states"):
+        plots.scan_plot(result, tmp_path / "wrong.png", reference={(1, 2): ([1.5], [0.0])})
+
+
+def test_gap_plot(tmp_path):
+    calc = AttnCalculator(small_potential("cmret"), device="cpu", dtype="float64")
+    result = scan.grid2d(molecule("CH2_s1A1d"), calc, (0, 1), [1.0, 1.1, 1.2], (1, 0, 2), [100.0, 120.0, 140.0],
+                         states=[(0, 1), (0, 3)])
+    plots.gap_plot(result, tmp_path / "gap.png", upper=(0, 1), lower=(0, 3),
+                   training_domain={"bond_0_1_A": [1.05, 1.15]})
+    assert _is_png(tmp_path / "gap.png")
+    with pytest.raises(ValueError, match="not among"):
+        plots.gap_plot(result, tmp_path / "wrong.png", upper=(0, 5), lower=(0, 3))
+
+
+def test_spectrum_plot(tmp_path):
+    plots.spectrum_plot(np.array([120j, 0.5, 450.0, 1100.0, 3050.0]), tmp_path / "spectrum.png")
+    assert _is_png(tmp_path / "spectrum.png")

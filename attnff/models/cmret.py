@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import BesselBasis, ExpNormalBasis, make_envelope, segment_softmax_with_self, segment_sum
+from ..nn import BesselBasis, ExpNormalBasis, RecordsAttention, make_envelope, segment_softmax_with_self, segment_sum
 from ..nn.embedding import ElectronConfigurationEmbedding
 from ..nn.scatter import expand_ranges
 from ..nn.equivariant import GatedEquivariantBlock
@@ -84,8 +84,10 @@ class CMRETConfig:
             raise ValueError("CMRET needs at least one output block")
 
 
-class CMRETLayer(nn.Module):
+class CMRETLayer(RecordsAttention, nn.Module):
     """One interaction layer: filter convolution with self term, self-attention, equivariant update.
+
+    The self-attention weights can be recorded (see nn.recording).
 
     [s1|s2|s3]_ij = phi_ij (W_o [s^_i f2(e_ij) phi_ij || s^_j f1(e_ij) phi_ij] + b_o),  s^ = SiLU(W s + b)
     m_i = sum_j s1_ij + s_i + attention(s)_i;  [a1|a2|a3] = O m_i
@@ -127,6 +129,8 @@ class CMRETLayer(nn.Module):
         logits = (q[ai] * k[aj]).sum(-1) / self.tau
         self_logits = (q * k).sum(-1) / self.tau
         alpha_edges, alpha_self = segment_softmax_with_self(logits, att_weights, ai, self_logits)
+        if self.recording is not None:
+            self.record_with_self(att_index, alpha_edges, alpha_self)
         out = alpha_self.unsqueeze(-1) * v + segment_sum(alpha_edges.unsqueeze(-1) * v[aj], ai, n)
         return out.reshape(n, self.width)
 

@@ -44,7 +44,7 @@ from torch import nn
 from torch.nn import functional
 
 from ..errors import InvalidStructureError
-from ..nn import MLP, GaussianBasis, make_envelope, segment_sum
+from ..nn import MLP, GaussianBasis, RecordsAttention, make_envelope, segment_sum
 from ..nn.scatter import expand_ranges
 from .inputs import ModelInputs
 
@@ -213,8 +213,10 @@ class OverlapKernel(nn.Module):
         return torch.cat([edges, own])
 
 
-class GeomAttention(nn.Module):
+class GeomAttention(RecordsAttention, nn.Module):
     """Order-k geometric attention alpha^(k) on the pairs (Eqs. 8-10, truncated to the graph).
+
+    alpha is recordable (see nn.recording) as one head of signed, unnormalised coefficients.
 
     w^(2) = first kernel;  w^(m)_c = r_c sum_{(a, b, c)} w^(m-1)_a ⊙ w'_b;  alpha_c = Delta sum_f w^(k)_c[f]
 
@@ -224,6 +226,8 @@ class GeomAttention(nn.Module):
         width: F_k.
         spacing: Delta in Angstrom.
     """
+
+    softmax = False
 
     def __init__(self, order: int, num_basis: int, width: int, spacing: float):
         super().__init__()
@@ -239,7 +243,10 @@ class GeomAttention(nn.Module):
             for kernel in self.kernels[1:]:
                 factor = kernel(graph)
                 weights = segment_sum(weights[a] * factor[b], c, weights.shape[0]) * range_weight
-        return self.spacing * weights.sum(-1)
+        alpha = self.spacing * weights.sum(-1)
+        if self.recording is not None:
+            self.record(graph.receivers, graph.senders, alpha.unsqueeze(-1))
+        return alpha
 
 
 class GeomAttInteraction(nn.Module):

@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import MLP, BesselBasis, make_envelope, segment_softmax_with_self, segment_sum
+from ..nn import MLP, BesselBasis, RecordsAttention, make_envelope, segment_softmax_with_self, segment_sum
 from .inputs import ModelInputs
 
 __all__ = ["JATConfig", "JAT"]
@@ -59,8 +59,8 @@ class JATConfig:
         object.__setattr__(self, "readout", tuple(self.readout))
 
 
-class JATLayer(nn.Module):
-    """One GATv2 message-passing layer with enveloped segment softmax.
+class JATLayer(RecordsAttention, nn.Module):
+    """One GATv2 message-passing layer with enveloped segment softmax (its alpha recordable, see nn.recording).
 
     logit e_ij = a_h . swish(W_r h_i + W_s h_j + W_e rbf_ij)     (smooth)
                = a_h . swish(W_r h_i + W_s h_j) + c_h (d_ij^2)^(h+1)  (thesis)
@@ -103,6 +103,8 @@ class JATLayer(nn.Module):
             edge_logits = self._logits(h_recv[i] + h_send[j]) + distance_term
             self_logits = self._logits(h_recv + h_send)  # d_ii = 0, so g(0) = 0
         alpha_edges, alpha_self = segment_softmax_with_self(edge_logits, weights, i, self_logits)
+        if self.recording is not None:
+            self.record_with_self(edge_index, alpha_edges, alpha_self)
 
         values = h_send[j]
         if self.value_filter is not None:

@@ -1,18 +1,22 @@
-"""Layers shared by attnff models: radial bases, envelopes, segment operations, MLPs."""
+"""Layers shared by attnff models: radial bases, envelopes, segment operations, MLPs, attention recording."""
 
 from .envelope import CosineEnvelope, PolynomialEnvelope, make_envelope
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
+from .recording import AttentionRecord, RecordsAttention, record_attention
 from .scatter import segment_softmax_with_self, segment_sum
 
 __all__ = [
+    "AttentionRecord",
     "BesselBasis",
     "CosineEnvelope",
     "ExpNormalBasis",
     "GaussianBasis",
     "MLP",
     "PolynomialEnvelope",
+    "RecordsAttention",
     "make_envelope",
+    "record_attention",
     "segment_softmax_with_self",
     "segment_sum",
 ]
