@@ -100,10 +100,10 @@ def _selection_score(metrics: dict, weights: LossWeights) -> float:
 def _initialise_from(potential: Potential, name_or_path: str) -> None:
     """Copy the model weights of a potential file (same model, config, species) into ``potential``."""
     source, meta = load_potential(resolve_potential(name_or_path))
-    if (meta["model"], meta["config"], tuple(meta["species"])) != \
-            (potential.model_name, potential.model_config, potential.species):
-        raise ConfigError(f"training.init_from {name_or_path!r} has model {meta['model']} {meta['config']} "
-                          f"species {meta['species']}; this run needs {potential.model_name} "
+    if (source.model_name, source.model_config, source.species) != \
+            (potential.model_name, potential.model_config, potential.species):  # configs with defaults filled in
+        raise ConfigError(f"training.init_from {name_or_path!r} has model {source.model_name} "
+                          f"{source.model_config} species {list(source.species)}; this run needs {potential.model_name} "
                           f"{potential.model_config} species {list(potential.species)}")
     weights = {k: v for k, v in source.state_dict().items() if k.startswith("model.")}
     potential.load_state_dict(weights, strict=False)
