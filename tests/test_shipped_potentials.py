@@ -14,6 +14,7 @@ from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS
 
 from attnff import AttnCalculator, list_potentials
+from attnff.errors import ChargeSpinError
 from attnff.data import DataSpec, GraphDataset, read_configurations
 from attnff.train import evaluate
 from tests.conftest import shared_file
@@ -32,20 +33,43 @@ def test_jat_md17_ethanol_is_shipped():
     assert "jat-md17-ethanol" in SHIPPED
 
 
+def _test_molecule(calc) -> Atoms:
+    """Ethanol for potentials that know C, H, O; CH2 for the CH2 potentials."""
+    if set(calc.potential.species) >= {1, 6, 8}:
+        return read(ETHANOL)
+    return Atoms("CH2", positions=[[0, 0, 0], [1.1, 0, 0], [-0.25, 1.07, 0.1]])
+
+
 def test_physics_battery_float64(shipped):
     calc = AttnCalculator.load(shipped, device="cpu", dtype="float64", skin=0.0)
-    atoms = read(ETHANOL)
+    atoms = _test_molecule(calc)
     check.assert_invariances(atoms, calc)
-    atoms.rattle(0.02, seed=1)
-    check.assert_forces_match_finite_differences(atoms, calc, atol=1e-5)
-    check.assert_size_consistent(read(ETHANOL), read(ETHANOL), calc, separation=20.0)
+    rattled = atoms.copy()
+    rattled.rattle(0.02, seed=1)
+    check.assert_forces_match_finite_differences(rattled, calc, atol=1e-5)
+    check.assert_size_consistent(atoms, atoms, calc, separation=20.0)
     cutoff = calc.potential.cutoff
 
-    def probe(d):  # a hydrogen crossing the cutoff of the oxygen
-        far = read(ETHANOL)
-        return far + Atoms("H", positions=[far.positions[2] + [0.0, 0.0, d]])
+    def probe(d):  # a hydrogen crossing the cutoff of atom 0
+        return atoms + Atoms("H", positions=[atoms.positions[0] + [0.0, 0.0, d]])
 
     check.assert_smooth_across(probe, cutoff + np.linspace(-1e-3, 1e-3, 5), calc, 1e-5, 1e-3)
+
+
+def test_charge_spin_potentials_distinguish_states_invariantly(shipped):
+    calc = AttnCalculator.load(shipped, device="cpu", dtype="float64")
+    if not calc.potential.supports_charge_spin:
+        pytest.skip(f"{shipped} is neutral-only")
+    atoms = _test_molecule(calc)
+    energies = {}
+    for multiplicity in (1, 3):
+        atoms.info["multiplicity"] = multiplicity
+        check.assert_invariances(atoms, calc)
+        energies[multiplicity] = check.energy_forces(atoms, calc)[0]
+    assert abs(energies[1] - energies[3]) > 1e-3
+    atoms.info["multiplicity"] = 2
+    with pytest.raises(ChargeSpinError):
+        check.energy_forces(atoms, calc)
 
 
 def test_bfgs_converges_on_ethanol():
