@@ -34,6 +34,10 @@ class JATConfig:
         radial_values: multiply each message by a learned radial filter (default True);
             False sends W_s h_j unfiltered, as in the thesis.
         readout: hidden widths of the per-atom readout MLP (thesis: 64, 32, 16, 16).
+        logit_cap: soft cap c on the attention logits, e -> c tanh(e / c) (0 disables, as in the
+            thesis). Without it a trained model can make exp(e_ij) so large that an edge keeps a
+            sizeable weight until the last hundredth of an Angstrom before the cutoff, where the
+            envelope then switches it off steeply: smooth in principle, stiff in MD.
     """
 
     cutoff: float = 5.0
@@ -45,6 +49,7 @@ class JATConfig:
     attention: Literal["smooth", "thesis"] = "smooth"
     radial_values: bool = True
     readout: tuple[int, ...] = (64, 32, 16, 16)
+    logit_cap: float = 4.0
 
     @property
     def supports_charge_spin(self) -> bool:
@@ -84,11 +89,13 @@ class JATLayer(RecordsAttention, nn.Module):
         self.value_filter = nn.Linear(config.num_basis, width) if config.radial_values else None
         self.norm = None if last else nn.LayerNorm(width)
         self.act = nn.SiLU()
+        self.logit_cap = config.logit_cap
 
     def _logits(self, pre: torch.Tensor) -> torch.Tensor:
-        """pre: (M, F) -> (M, H) logits a_h . swish(pre_h)."""
+        """pre: (M, F) -> (M, H) logits a_h . swish(pre_h), soft-capped."""
         pre = self.act(pre).view(-1, self.heads, self.head_width)
-        return (pre * self.attention).sum(-1)
+        logits = (pre * self.attention).sum(-1)
+        return self.logit_cap * torch.tanh(logits / self.logit_cap) if self.logit_cap else logits
 
     def forward(self, h, edge_index, d_ij, rbf, weights):
         """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis -> (N, F)."""

@@ -67,12 +67,17 @@ def assert_stress_matches_finite_differences(atoms: Atoms, calc, h: float = 1e-5
 
 
 def assert_smooth_across(make_atoms, distances: np.ndarray, calc, max_jump_e: float, max_jump_f: float) -> None:
-    """E and F change by no more than the given amounts between consecutive, closely spaced distances."""
+    """No jump in E or F over closely and evenly spaced distances (e.g. an atom crossing a cutoff).
+
+    A jump of size J between two neighbouring points shows as a second difference of about J, while a
+    smooth curve's second differences are of order E'' h^2 (h the spacing): so the second differences
+    of E and of F must stay below max_jump_e (eV) and max_jump_f (eV/A).
+    """
     values = [energy_forces(make_atoms(d), calc) for d in distances]
     energies = np.array([v[0] for v in values])
     forces = np.array([v[1] for v in values])
-    assert np.abs(np.diff(energies)).max() <= max_jump_e, np.diff(energies)
-    assert np.abs(np.diff(forces, axis=0)).max() <= max_jump_f
+    assert np.abs(np.diff(energies, n=2)).max() <= max_jump_e, np.diff(energies, n=2)
+    assert np.abs(np.diff(forces, n=2, axis=0)).max() <= max_jump_f
 
 
 def assert_size_consistent(a: Atoms, b: Atoms, calc, separation: float = 20.0) -> None:

@@ -77,6 +77,8 @@ def test_thesis_attention_jumps_at_cutoff():
 
     energies = [check.energy_forces(pair_plus_probe(d), calc)[0] for d in (cutoff - 1e-6, cutoff + 1e-6)]
     assert abs(energies[1] - energies[0]) > 1e-4
+    with pytest.raises(AssertionError):  # the smoothness check used for every model catches it
+        check.assert_smooth_across(pair_plus_probe, cutoff + np.linspace(-2e-3, 2e-3, 9), calc, 1e-5, 1e-3)
 
 
 def test_size_consistency(model_name):
