@@ -149,14 +149,17 @@ def _domain_bounds(result: ScanResult, training_domain: Mapping[str, Sequence[fl
 
     None if the domain names neither coordinate, [] if the grid lies entirely outside it (both warn).
     """
-    named = [label for label in result.coordinates if label in training_domain]
+    def lookup(label: str):  # an exact label ("bond_0_1_A"), else its kind ("bond", "angle", "dihedral")
+        return training_domain.get(label, training_domain.get(label.split("_")[0]))
+
+    named = [label for label in result.coordinates if lookup(label) is not None]
     if not named:
         warnings.warn(f"training_domain names none of this grid's coordinates {result.coordinates} "
                       f"(it has {sorted(training_domain)}); no domain drawn", UserWarning, stacklevel=3)
         return None
     bounds = []
     for label, values in zip(result.coordinates, result.values):
-        low, high = training_domain.get(label, (-np.inf, np.inf))
+        low, high = lookup(label) or (-np.inf, np.inf)
         margin = 0.05 * (values.max() - values.min() or 1.0)  # unbounded sides run just past the grid
         bounds.append((max(float(low), values.min() - margin), min(float(high), values.max() + margin)))
     if any(high <= low for low, high in bounds):
@@ -187,8 +190,9 @@ def grid_plot(result: ScanResult, png: str | os.PathLike,
         png: output image path.
         training_domain: the region the potential was trained on, drawn as a dashed rectangle. It maps a
             coordinate label, as in ``result.coordinates``, to ``[min, max]`` in that coordinate's unit
-            (Angstrom or degrees), e.g. ``{"bond_0_1_A": [1.3, 1.7], "angle_0_1_2_deg": [95, 125]}``. A
-            coordinate it does not name is taken as unbounded. Model cards keep this mapping under
+            (Angstrom or degrees), e.g. ``{"bond_0_1_A": [1.3, 1.7], "angle_0_1_2_deg": [95, 125]}``, or a
+            coordinate kind to a range for every coordinate of that kind, e.g. ``{"bond": [0.95, 1.2],
+            "angle": [90, 140]}``. A coordinate it does not name is taken as unbounded. Model cards keep this mapping under
             ``card["domain"]``, so ``training_domain=calc.metadata["card"].get("domain")`` draws it.
         title: figure title; default "rigid scan" or "relaxed scan".
 

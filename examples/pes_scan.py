@@ -53,13 +53,14 @@ def main() -> None:
     bonds = np.linspace(0.9, 1.6, 5 if args.quick else 29)
     angles = np.linspace(80.0, 180.0, 6 if args.quick else 41)
     result = symmetric_grid(calc, bonds, angles)
+    domain = calc.metadata.get("card", {}).get("domain") or TRAINING_DOMAIN  # the model card's, when recorded
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result.to_csv(out / "ch2_pes.csv")
-    plots.grid_plot(result, out / "ch2_pes.png", training_domain=TRAINING_DOMAIN,
+    plots.grid_plot(result, out / "ch2_pes.png", training_domain=domain,
                     title=f"{name}: CH2, both C–H bonds equal")
-    plots.gap_plot(result, out / "ch2_st_gap.png", upper=SINGLET, lower=TRIPLET, training_domain=TRAINING_DOMAIN,
+    plots.gap_plot(result, out / "ch2_st_gap.png", upper=SINGLET, lower=TRIPLET, training_domain=domain,
                    title=f"{name}: E(singlet) − E(triplet); solid line: crossing")
     for s, state in enumerate(result.states):
         i, j = np.unravel_index(np.argmin(result.energies[s]), result.shape)

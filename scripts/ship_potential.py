@@ -1,6 +1,7 @@
 """Copy a trained potential into potentials/<name>/ with its card and a model-card README.
 
     python scripts/ship_potential.py runs/jat-md17-ethanol/jat-md17-ethanol.safetensors
+    python scripts/ship_potential.py FILE --card 'domain={"bond": [0.95, 1.2]}'   # add a card entry
 
 The README is generated from the card stored inside the potential file, so the
 numbers it states are the ones the training run measured.
@@ -11,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from attnff.model_file import read_metadata
+from attnff.model_file import load_potential, read_metadata, save_potential
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,11 +68,21 @@ and charge/spin states the errors are unknown. See docs/ for the model's equatio
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("potential_file")
+    parser.add_argument("--card", action="append", default=[], metavar="KEY=JSON",
+                        help="set a model-card entry (e.g. the training domain of a run made before it was recorded)")
     args = parser.parse_args()
     meta = read_metadata(args.potential_file)
     target = ROOT / "potentials" / meta["card"]["name"]
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.potential_file, target / "model.safetensors")
+    if args.card:
+        potential, meta = load_potential(args.potential_file)
+        for item in args.card:
+            key, value = item.split("=", 1)
+            meta["card"][key] = json.loads(value)
+        save_potential(potential, target / "model.safetensors", meta["card"])
+        meta = read_metadata(target / "model.safetensors")
+    else:
+        shutil.copyfile(args.potential_file, target / "model.safetensors")
     (target / "card.json").write_text(json.dumps(meta["card"], indent=2) + "\n")
     (target / "README.md").write_text(model_card(meta))
     print(f"shipped {target}")

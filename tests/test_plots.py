@@ -50,6 +50,8 @@ def test_grid_plot_with_training_domain(calc, tmp_path):
         plots.grid_plot(result, tmp_path / "outside.png", training_domain={"bond_0_1_A": [2.0, 3.0]})
     with pytest.raises(ValueError, match="grid_plot"):
         plots.scan_plot(result, tmp_path / "wrong.png")
+    # a model card's domain by coordinate kind applies to every bond / angle of the grid
+    assert plots._domain_bounds(result, {"bond": [1.4, 1.6], "angle": [100, 120]}) == [(1.4, 1.6), (100, 120)]
 
 
 def test_grid_plot_refuses_1d(calc, tmp_path):

@@ -115,6 +115,7 @@ class RunConfig:
     seed: int = 0
     description: str = ""
     reference: str = ""
+    domain: dict = field(default_factory=dict)
 
 
 def _set(raw: dict, dotted: str, value: Any) -> None:
@@ -136,7 +137,7 @@ def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[s
             raise ConfigError(f"override {item!r} must look like section.key=value")
         key, value = item.split("=", 1)
         _set(raw, key, yaml.safe_load(value))
-    top = {"name", "output", "data", "model", "training", "seed", "description", "reference"}
+    top = {"name", "output", "data", "model", "training", "seed", "description", "reference", "domain"}
     unknown = sorted(set(raw) - top)
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {unknown}; known: {sorted(top)}")
@@ -169,6 +170,7 @@ def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[s
         seed=check_type("seed", raw.get("seed", 0), int),
         description=check_type("description", raw.get("description", ""), str),
         reference=check_type("reference", raw.get("reference", ""), str),
+        domain=check_type("domain", raw.get("domain", {}), dict),
     )
 
 

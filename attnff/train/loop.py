@@ -244,6 +244,7 @@ def _finish(config, potential, state, val_set, test_configs, splits, command) ->
         "name": config.name,
         "description": config.description,
         "reference": config.reference,
+        "domain": config.domain,
         "model": config.model_name,
         "model_config": config_to_dict(config.model),
         "data": {
