@@ -81,16 +81,21 @@ def ch2_table() -> list[str]:
     shared = ROOT.parent / "shared" / "data"
     spec = lambda name: DataSpec(str(shared / name), energy_key="E", forces_key="F", spin_key="S")  # noqa: E731
     test = read_configurations(spec("ch2_2000_test.db"))
+    def key(c):  # the geometry up to rotation and translation: both C-H lengths and the angle
+        r1, r2 = c.positions[1] - c.positions[0], c.positions[2] - c.positions[0]
+        lengths = sorted([np.linalg.norm(r1), np.linalg.norm(r2)])
+        return tuple(np.round([*lengths, np.dot(r1, r2) / (lengths[0] * lengths[1])], 5))
+
     labelled = {}
     for c in read_configurations(spec("ch2_2000_train.db")) + test:
-        labelled.setdefault(np.round(c.positions, 6).tobytes(), {})[c.multiplicity] = c.energy
+        labelled.setdefault(key(c), {})[c.multiplicity] = c.energy
     lines = ["", "## CH2: shared test file (500 points) and singlet-triplet ordering", "",
              "| potential | E MAE | F MAE | geometries with both states | correct ordering | gap MAE |",
              "| --- | --- | --- | --- | --- | --- |"]
     for name in sorted(n for n in list_potentials() if n.startswith("cmret-ch2")):
         calc = AttnCalculator.load(name, device="cpu", dtype="float64")
         m = evaluate(calc.potential, GraphDataset(test, calc.potential.cutoff))
-        pairs = [(c, labelled[np.round(c.positions, 6).tobytes()]) for c in test]
+        pairs = [(c, labelled[key(c)]) for c in test]
         pairs = [(c, ref) for c, ref in pairs if len(ref) == 2]
         both = [replace(c, multiplicity=mult, energy=None, forces=None) for c, _ in pairs for mult in (1, 3)]
         predicted = []
