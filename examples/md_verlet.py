@@ -4,15 +4,13 @@
 """
 
 import argparse
+import tempfile
 from pathlib import Path
 
-import numpy as np
-from ase import units
 from ase.io import read
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
-from ase.md.verlet import VelocityVerlet
 
 from attnff import AttnCalculator
+from attnff.md import run
 
 
 def main() -> None:
@@ -24,28 +22,19 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=300.0, help="K, initial Maxwell-Boltzmann")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="folder for md.traj, md_log.csv, summary.json (default: a temporary one)")
     args = parser.parse_args()
 
     atoms = read(args.structure)
-    atoms.calc = AttnCalculator.load(args.potential, dtype=args.dtype)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=args.temperature, rng=np.random.default_rng(args.seed))
-    Stationary(atoms)
-    ZeroRotation(atoms)
-
-    dyn = VelocityVerlet(atoms, timestep=args.timestep * units.fs)
-    total = []
-    dyn.attach(lambda: total.append(atoms.get_total_energy()), interval=1)
-    dyn.run(args.steps)
-
-    total = np.array(total)
-    time_ps = np.arange(len(total)) * args.timestep * 1e-3
-    drift = np.polyfit(time_ps, total / len(atoms), 1)[0] * 1e3  # meV/atom/ps
-    print(f"{args.steps} steps of {args.timestep} fs with {args.potential} ({args.dtype})")
-    print(f"final temperature {atoms.get_temperature():.1f} K")
-    print(f"total energy: mean {total.mean():.4f} eV, std {total.std() * 1e3:.3f} meV, "
-          f"drift {drift:+.4f} meV/atom/ps")
-    if not np.isfinite(total).all():
-        raise SystemExit("NaN in the total energy")
+    calc = AttnCalculator.load(args.potential, dtype=args.dtype)
+    out = args.out or tempfile.mkdtemp(prefix="md_verlet_")
+    summary = run(atoms, calc, ensemble="nve", temperature_K=args.temperature, timestep_fs=args.timestep,
+                  steps=args.steps, out_dir=out, seed=args.seed, log_interval=1, progress=False)
+    print(f"{summary.steps} steps of {args.timestep} fs with {args.potential} ({args.dtype}); files in {out}")
+    print(f"mean temperature {summary.mean_temperature_K:.1f} K")
+    print(f"drift {summary.energy_drift_meV_atom_ps:+.4f} meV/atom/ps")
+    if not summary.ok:
+        raise SystemExit(f"the run failed: {summary.failure or 'NaN'}")
 
 
 if __name__ == "__main__":
