@@ -64,13 +64,18 @@ class AttnCalculator(Calculator):
             parameter.requires_grad_(False)
         self.metadata = metadata or {}
         self.neighbors = NeighborCache(potential.cutoff, skin, self.device)
+        #: what to call this potential in logs and plots: the model card's name, else the model's
+        self.potential_name = self.metadata.get("card", {}).get("name") or potential.model_name
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike, device: str | torch.device = "auto",
              dtype: str | torch.dtype = "float32", **kwargs) -> "AttnCalculator":
         """Calculator for a shipped potential name (see ``list_potentials()``) or a file path."""
-        potential, metadata = load_potential(resolve_potential(name_or_path))
-        return cls(potential, device=device, dtype=dtype, metadata=metadata, **kwargs)
+        path = resolve_potential(name_or_path)
+        potential, metadata = load_potential(path)
+        calc = cls(potential, device=device, dtype=dtype, metadata=metadata, **kwargs)
+        calc.potential_name = metadata.get("card", {}).get("name") or path.stem
+        return calc
 
     def check_state(self, atoms, tol: float = 1e-15) -> list[str]:
         changes = super().check_state(atoms, tol)

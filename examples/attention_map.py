@@ -30,7 +30,7 @@ def main() -> None:
 
     atoms = read(args.structure)
     calc = AttnCalculator.load(args.potential, device="cpu", dtype=args.dtype)
-    name = calc.metadata.get("card", {}).get("name") or Path(args.potential).stem
+    name = calc.potential_name
     maps = attention_maps(calc, atoms)
 
     out = Path(args.out)

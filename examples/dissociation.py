@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
 
     calc = AttnCalculator.load(args.potential, device="cpu", dtype=args.dtype)
-    name = calc.metadata.get("card", {}).get("name") or Path(args.potential).stem
+    name = calc.potential_name
     distances = np.linspace(0.9, 4.0, 12 if args.quick else 125)
     result = scan.bond(ch2(FIXED_BOND, FIXED_BOND, ANGLE), calc, 0, 1, distances, states=[SINGLET, TRIPLET])
 

@@ -33,7 +33,7 @@ def main() -> None:
 
     atoms = read(args.structure)
     calc = AttnCalculator.load(args.potential, device="cpu", dtype=args.dtype)
-    name = calc.metadata.get("card", {}).get("name") or Path(args.potential).stem
+    name = calc.potential_name
     atoms.calc = calc
     start = atoms.get_potential_energy()
     optimizer = BFGS(atoms, logfile=None)

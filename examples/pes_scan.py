@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     calc = AttnCalculator.load(args.potential, device="cpu", dtype=args.dtype)
-    name = calc.metadata.get("card", {}).get("name") or Path(args.potential).stem
+    name = calc.potential_name
     bonds = np.linspace(0.9, 1.6, 5 if args.quick else 29)
     angles = np.linspace(80.0, 180.0, 6 if args.quick else 41)
     result = symmetric_grid(calc, bonds, angles)
