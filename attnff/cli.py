@@ -71,10 +71,55 @@ def _md(args) -> None:
     except (ValueError, FileExistsError) as error:
         _fail(error)
     md_plot(Path(args.out) / LOG, Path(args.out) / "md.png")
-    print(json.dumps(asdict(summary), indent=2))
+    report = asdict(summary)
+    report.update(_md_analysis(Path(args.out), args.rdf))
+    print(json.dumps(report, indent=2))
+    if report["broken_molecule_frames"]:
+        print(f"attnff: warning: molecules changed (bonds broken or formed) in {report['broken_molecule_frames']} "
+              f"of {report['analysed_frames']} frames, first at step {report['first_broken_step']}", file=sys.stderr)
     if not summary.ok:
         print(f"attnff: MD stopped early: {summary.failure}", file=sys.stderr)
         raise SystemExit(1)
+
+
+def _md_analysis(out, rdf_pairs: list[str]) -> dict:
+    """Check that molecules stay intact over md.traj; write rdf.csv/rdf.png for element pairs "A-B"."""
+    import numpy as np
+    from ase.io import read
+
+    from .analysis import broken_molecule_frames, rdf
+    from .md import TRAJECTORY
+    from .plots import rdf_plot
+
+    frames = read(out / TRAJECTORY, ":")
+    broken = broken_molecule_frames(frames)
+    result = {"analysed_frames": len(frames), "broken_molecule_frames": len(broken),
+              "first_broken_step": frames[broken[0]].info.get("md_step") if broken else None}
+    if rdf_pairs:
+        equilibrated = frames[len(frames) // 2:]
+        symbols = np.array(frames[0].get_chemical_symbols())
+        r_max = 0.5 * min(min(f.cell.cellpar()[:3]) for f in equilibrated) - 1e-6
+        curves = {}
+        for pair in rdf_pairs:
+            a, b = pair.split("-")
+            curves[pair] = rdf(equilibrated, np.flatnonzero(symbols == a), np.flatnonzero(symbols == b),
+                               r_max=min(r_max, 8.0), bins=150)
+        header = "r_A," + ",".join(f"g_{p}" for p in curves)
+        table = np.column_stack([next(iter(curves.values()))[0]] + [g for _, g in curves.values()])
+        np.savetxt(out / "rdf.csv", table, delimiter=",", header=header, comments="", fmt="%.6g")
+        rdf_plot(curves, out / "rdf.png", title="intermolecular g(r), second half of the run")
+        result["rdf"] = {"pairs": list(curves), "frames": len(equilibrated), "files": ["rdf.csv", "rdf.png"]}
+    (out / "analysis.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _rdf_pair(text: str) -> str:
+    from ase.data import chemical_symbols
+
+    parts = text.split("-")
+    if len(parts) != 2 or not all(p in chemical_symbols[1:] for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an element pair such as N-O")
+    return text
 
 
 def _scan(args) -> None:
@@ -161,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     md.add_argument("--traj-interval", type=int, default=10, help="steps between trajectory frames")
     md.add_argument("--restart", action="store_true", help="continue from OUT/md.traj")
     md.add_argument("--no-progress", action="store_true", help="no progress bar")
+    md.add_argument("--rdf", nargs="+", default=[], type=_rdf_pair, metavar="A-B",
+                    help="element pairs for intermolecular g(r) over the second half (periodic cells), "
+                         "e.g. --rdf N-O N-N O-O; writes rdf.csv and rdf.png")
     md.set_defaults(run=_md)
 
     sc = commands.add_parser("scan", help="1-D potential energy scan; writes scan.csv and scan.png")

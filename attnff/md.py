@@ -75,6 +75,8 @@ class MDSummary:
         has_nan: True when an energy or position became NaN or infinite; the run stopped there.
         failure: why the run stopped early (NaN, or a structure the potential refused such as
             overlapping atoms), None when all requested steps ran.
+        mean_density_g_cm3: mean density over the second half of the logged steps (the first half
+            counts as equilibration), g/cm3; None without a 3-D periodic cell.
     """
 
     ensemble: str
@@ -90,6 +92,7 @@ class MDSummary:
     final_total_energy_eV: float | None
     has_nan: bool
     failure: str | None = None
+    mean_density_g_cm3: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -288,12 +291,16 @@ def _summarise(log: dict[str, np.ndarray], atoms: Atoms, ensemble: str, steps: i
     if ensemble == "nve" and len(etot) >= 2:
         drift = float(np.polyfit(time_ps, etot / len(atoms), 1)[0] * 1e3)
     last = lambda key: float(log[key][finite][-1]) if finite.any() else None  # noqa: E731
+    density = log["density_g_cm3"][finite]
+    density = density[len(density) // 2:]
+    mean_density = float(density.mean()) if len(density) and np.isfinite(density).all() else None
     return MDSummary(
         ensemble=ensemble, n_atoms=len(atoms), steps=int(steps), time_ps=time_fs * 1e-3,
         timestep_fs=timestep_fs, temperature_K=temperature_K, pressure_bar=pressure_bar,
         mean_temperature_K=float(np.mean(log["temperature_K"][finite])) if finite.any() else None,
         energy_drift_meV_atom_ps=drift, final_potential_energy_eV=last("epot_eV"),
         final_total_energy_eV=last("etot_eV"), has_nan=bool(has_nan), failure=failure,
+        mean_density_g_cm3=mean_density,
     )
 
 

@@ -97,6 +97,23 @@ def md_plot(log_csv: str | os.PathLike, png: str | os.PathLike) -> None:
     figure.savefig(png, dpi=120)
 
 
+def rdf_plot(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], png: str | os.PathLike,
+             title: str | None = None) -> None:
+    """Radial distribution functions, one line per label: {label: (r in Angstrom, g(r))}."""
+    figure, axes = _figure(6.5, 4.0)
+    ax = axes[0, 0]
+    for label, (r, g) in curves.items():
+        ax.plot(r, g, label=label, lw=1.4)
+    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("r (Å)")
+    ax.set_ylabel("g(r)")
+    ax.legend(loc="best", fontsize="small")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    figure.savefig(png, dpi=120)
+
+
 def scan_plot(result: ScanResult, png: str | os.PathLike, title: str | None = None,
               reference: Mapping[tuple[int, int], tuple[Sequence[float], Sequence[float]]] | None = None) -> None:
     """Energy curve of a 1-D scan, one line per state; non-converged relaxations circled in red.

@@ -2,7 +2,7 @@
 
 from ase import units as _ase
 
-__all__ = ["ENERGY_UNITS", "LENGTH_UNITS", "energy_factor", "length_factor"]
+__all__ = ["ENERGY_UNITS", "LENGTH_UNITS", "AVOGADRO", "energy_factor", "length_factor", "density_g_cm3"]
 
 #: Multiply a value in the named unit by this factor to get eV.
 ENERGY_UNITS = {
@@ -17,6 +17,9 @@ ENERGY_UNITS = {
 
 #: Multiply a value in the named unit by this factor to get Angstrom.
 LENGTH_UNITS = {"Angstrom": 1.0, "A": 1.0, "Bohr": _ase.Bohr, "nm": 10.0}
+
+#: Avogadro constant (1/mol), exact in the SI since 2019.
+AVOGADRO = 6.02214076e23
 
 
 def _lookup(table: dict, unit: str, kind: str) -> float:
@@ -34,3 +37,8 @@ def energy_factor(unit: str) -> float:
 def length_factor(unit: str) -> float:
     """Factor converting lengths in ``unit`` to Angstrom."""
     return _lookup(LENGTH_UNITS, unit, "length")
+
+
+def density_g_cm3(atoms) -> float:
+    """Mass density of periodic ``atoms`` in g/cm3 (masses in g/mol, volume in Angstrom^3)."""
+    return float(atoms.get_masses().sum() / AVOGADRO / (atoms.get_volume() * 1e-24))

@@ -53,3 +53,14 @@ def shared_file(name: str) -> Path:
             pytest.fail(message + " (required under CI=true)")
         pytest.skip(message)
     return path
+
+
+def require_module(name: str):
+    """Import an optional extra; skip without it, except under CI=true where the README installs it."""
+    try:
+        return __import__(name)
+    except ImportError:
+        message = f"{name} is not installed (pip install 'attnff[ref]')"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (required under CI=true)")
+        pytest.skip(message)

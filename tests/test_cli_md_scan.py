@@ -74,3 +74,29 @@ def test_scan_command_reports_a_refused_state(files, tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "multiplicity 3" in capsys.readouterr().err
     assert not (tmp_path / "scan.csv").exists()
+
+
+def test_md_command_npt_writes_rdf_and_checks_molecules(files, tmp_path, capsys):
+    from attnff.packing import pack_box
+
+    potential, _ = files
+    structure = tmp_path / "water_box.xyz"
+    write(structure, pack_box([molecule("H2O") for _ in range(12)], 1.0, seed=0))
+    out = tmp_path / "npt"
+    assert main(["md", str(structure), "--potential", potential, "--device", "cpu", "--out", str(out),
+                 "--ensemble", "npt", "--pressure", "1.0", "--timestep", "0.25", "--steps", "8",
+                 "--log-interval", "2", "--traj-interval", "2", "--no-progress", "--rdf", "O-O", "O-H"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mean_density_g_cm3"] == pytest.approx(1.0, rel=0.05)
+    assert report["broken_molecule_frames"] == 0 and report["analysed_frames"] == 5
+    assert report["rdf"]["pairs"] == ["O-O", "O-H"]
+    with open(out / "rdf.csv") as handle:
+        assert next(csv.reader(handle)) == ["r_A", "g_O-O", "g_O-H"]
+    assert (out / "rdf.png").is_file() and (out / "analysis.json").is_file()
+
+
+def test_md_command_refuses_a_bad_rdf_pair(files, capsys):
+    potential, structure = files
+    with pytest.raises(SystemExit):
+        main(["md", structure, "--potential", potential, "--rdf", "O-Xx"])
+    assert "not an element pair" in capsys.readouterr().err

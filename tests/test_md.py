@@ -60,6 +60,8 @@ def test_each_ensemble_runs_and_writes_its_files(calc, tmp_path, ensemble):
     if ensemble == "npt":
         assert np.isfinite(log["density_g_cm3"]).all() and np.isfinite(log["volume_A3"]).all()
         assert not np.allclose(frames[-1].cell.array, np.diag([7.0, 7.0, 7.0]))  # the barostat moved the cell
+        half = log["density_g_cm3"][len(log["density_g_cm3"]) // 2:]
+        assert _strict_json(tmp_path / SUMMARY)["mean_density_g_cm3"] == pytest.approx(half.mean())
     else:
         assert np.isnan(log["volume_A3"]).all()
 
@@ -70,7 +72,8 @@ def test_summary_fields_and_finite_nve_drift(calc, tmp_path):
     saved = _strict_json(tmp_path / SUMMARY)
     assert set(saved) == {"ensemble", "n_atoms", "steps", "time_ps", "timestep_fs", "temperature_K",
                           "pressure_bar", "mean_temperature_K", "energy_drift_meV_atom_ps",
-                          "final_potential_energy_eV", "final_total_energy_eV", "has_nan", "failure"}
+                          "final_potential_energy_eV", "final_total_energy_eV", "has_nan", "failure",
+                          "mean_density_g_cm3"}
     assert np.isfinite(summary.energy_drift_meV_atom_ps)
     assert abs(summary.energy_drift_meV_atom_ps) < 100.0  # float64, 0.25 fs: the total energy is nearly flat
     log = _log(tmp_path)

@@ -1,0 +1,237 @@
+"""Resumable sampling of labelled configurations: packed boxes, short MD, and active learning.
+
+Work is split into segments. A segment packs one box, optionally relaxes it, runs
+Langevin MD with a driver (the reference itself, or a trained attnff potential for
+active learning) and labels a frame every ``stride`` steps with the reference.
+Every labelled frame is appended to the segment's part file at once, with its
+momenta, so an interrupted run continues from the last frame and loses nothing.
+The random numbers of each MD chunk are seeded by (segment seed, frame index),
+so a resumed segment follows the same recipe as an uninterrupted one; it agrees
+with it up to the SCF tolerance (the resumed SCF starts from a fresh guess).
+"""
+
+import hashlib
+import json
+import os
+import time
+from io import StringIO
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms, io, units
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.optimize import FIRE
+
+from ..packing import pack_box
+from .reference import reference_label, tblite_calculator
+
+__all__ = ["Segment", "run_segment", "generate", "min_distance"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One box and its trajectory.
+
+    Attributes:
+        index: position in the plan; names the part file.
+        seed: seeds the packing and every MD chunk.
+        density_g_cm3: packing density.
+        temperature_K: Langevin temperature.
+        frames: labelled frames this segment contributes.
+        stride: MD steps between labelled frames.
+        relax_steps: FIRE steps before MD (driver forces).
+        relax_labels: how many of the relax steps are labelled too (evenly spaced; reference driver only).
+        timestep_fs: MD time step.
+        friction_per_fs: Langevin friction.
+        potential: attnff potential name or file driving the MD (active learning), or None for the reference.
+    """
+
+    index: int
+    seed: int
+    density_g_cm3: float
+    temperature_K: float
+    frames: int
+    stride: int
+    relax_steps: int = 20
+    relax_labels: int = 4
+    timestep_fs: float = 1.0
+    friction_per_fs: float = 0.02
+    potential: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"segment{self.index:04d}"
+
+    @property
+    def labelled_relax_frames(self) -> int:
+        return 0 if self.potential else min(self.relax_labels, self.frames)
+
+
+def min_distance(atoms: Atoms) -> float:
+    """Shortest interatomic distance (Angstrom), minimum image for periodic directions."""
+    distances = atoms.get_all_distances(mic=bool(atoms.pbc.any()))
+    return float(distances[np.triu_indices(len(atoms), 1)].min())
+
+
+def _read_part(path: Path) -> list[Atoms]:
+    """Frames already labelled; a torn last frame (interrupted write) is dropped and the file rewritten."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    frames = []
+    lines = text.splitlines(keepends=True)
+    cursor, kept = 0, 0
+    while cursor < len(lines):
+        try:
+            natoms = int(lines[cursor])
+        except ValueError:
+            break
+        block = lines[cursor:cursor + natoms + 2]
+        if len(block) < natoms + 2 or not block[-1].endswith("\n"):
+            break
+        frames.append(io.read(StringIO("".join(block)), format="extxyz"))
+        cursor += natoms + 2
+        kept += sum(len(line) for line in block)
+    if kept != len(text):
+        path.write_text(text[:kept])
+    return frames
+
+
+def _append(path: Path, atoms: Atoms) -> None:
+    """Append one frame and flush it to disk."""
+    with path.open("a") as handle:
+        io.write(handle, atoms, format="extxyz")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _driver(segment: Segment, reference):
+    if segment.potential is None:
+        return reference
+    from ..calculator import AttnCalculator
+    return AttnCalculator.load(segment.potential, device="cpu", dtype="float32")
+
+
+def _start(segment: Segment, molecules: list[Atoms], attempt: int) -> Atoms:
+    return pack_box(molecules, segment.density_g_cm3, seed=segment.seed + 7919 * attempt)
+
+
+def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path: Path, progress=None) -> dict:
+    """Label the frames of ``segment`` that ``part_path`` does not hold yet; returns timing information.
+
+    ``progress``, if given, is a queue that receives 1 for every newly labelled frame.
+    """
+    part_path = Path(part_path)
+    done = _read_part(part_path)
+    started = time.perf_counter()
+    if len(done) >= segment.frames:
+        return {"segment": segment.name, "new_frames": 0, "seconds": 0.0}
+    reference = tblite_calculator(method)
+    driver = _driver(segment, reference)
+    attempt = 0
+    if done:
+        atoms = done[-1].copy()
+        atoms.calc = None
+    else:
+        atoms = _start(segment, molecules, attempt)
+    atoms.calc = driver
+
+    def label(frame_index: int, stage: str) -> None:
+        labelled = reference_label(atoms, reference, method)
+        labelled.info.update(segment=segment.index, frame=frame_index, stage=stage,
+                             temperature_K=segment.temperature_K, density_target=segment.density_g_cm3,
+                             driver=segment.potential or method)
+        _append(part_path, labelled)
+        if progress is not None:
+            progress.put(1)
+
+    relax_labels = segment.labelled_relax_frames
+    if not done and relax_labels == 0:
+        FIRE(atoms, maxstep=0.1, logfile=None).run(fmax=0.05, steps=segment.relax_steps)
+    if len(done) < relax_labels:
+        optimizer = FIRE(atoms, maxstep=0.1, logfile=None)
+        for frame_index in range(len(done), relax_labels):
+            optimizer.run(fmax=0.0, steps=max(1, segment.relax_steps // relax_labels))
+            label(frame_index, "relax")
+    for frame_index in range(max(len(done), relax_labels), segment.frames):
+        rng = np.random.default_rng([segment.seed, frame_index])
+        if frame_index == relax_labels:
+            MaxwellBoltzmannDistribution(atoms, temperature_K=segment.temperature_K, rng=rng)
+        dynamics = Langevin(atoms, segment.timestep_fs * units.fs, temperature_K=segment.temperature_K,
+                            friction=segment.friction_per_fs / units.fs, rng=rng, fixcm=False)
+        dynamics.run(segment.stride)
+        while segment.potential is not None and min_distance(atoms) < 0.6:
+            attempt += 1  # the trained potential let atoms collide: start this segment's box afresh
+            atoms = _start(segment, molecules, attempt)
+            atoms.calc = driver
+            FIRE(atoms, maxstep=0.1, logfile=None).run(fmax=0.05, steps=segment.relax_steps)
+            MaxwellBoltzmannDistribution(atoms, temperature_K=segment.temperature_K, rng=rng)
+            Langevin(atoms, segment.timestep_fs * units.fs, temperature_K=segment.temperature_K,
+                     friction=segment.friction_per_fs / units.fs, rng=rng, fixcm=False).run(segment.stride)
+        label(frame_index, "md" if segment.potential is None else "active")
+    return {"segment": segment.name, "new_frames": segment.frames - len(done),
+            "seconds": time.perf_counter() - started}
+
+
+def _worker_init() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+    torch.set_num_threads(1)
+
+
+def _run_in_worker(segment, molecules, method, part_path, progress):
+    return run_segment(segment, molecules, method, part_path, progress)
+
+
+def generate(segments: list[Segment], molecules: list[Atoms], method: str, out: Path, workers: int = 1,
+             show_progress: bool = True) -> str:
+    """Label every segment (resuming from ``<out>.parts/``), then write ``out`` and its sha256.
+
+    Returns the sha256 hex digest of ``out``. ``<out>.json`` records the plan, the method and
+    the seconds spent on each segment in this and earlier runs.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir(parents=True, exist_ok=True)
+    paths = [parts / f"{segment.name}.extxyz" for segment in segments]
+    timing_path = parts / "timing.json"
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    total = sum(s.frames for s in segments)
+    already = sum(min(len(_read_part(p)), s.frames) for s, p in zip(segments, paths))
+    context = get_context("spawn")
+    with context.Manager() as manager, tqdm(total=total, initial=already, unit="frame",
+                                            disable=not show_progress, desc=f"{method} labels") as bar:
+        queue = manager.Queue()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+            pending = {pool.submit(_run_in_worker, s, molecules, method, p, queue): s
+                       for s, p in zip(segments, paths)}
+            while pending:
+                finished = [f for f in pending if f.done()]
+                while not queue.empty():
+                    bar.update(queue.get())
+                for future in finished:
+                    result = future.result()
+                    timing[result["segment"]] = timing.get(result["segment"], 0.0) + result["seconds"]
+                    timing_path.write_text(json.dumps(timing, indent=1))
+                    del pending[future]
+                if pending and not finished:
+                    time.sleep(0.5)
+            while not queue.empty():
+                bar.update(queue.get())
+    frames = [frame for path in paths for frame in _read_part(path)]
+    temporary = out.with_name(out.name + ".tmp")
+    io.write(temporary, frames, format="extxyz")
+    temporary.replace(out)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
+    out.with_name(out.name + ".json").write_text(json.dumps({
+        "method": frames[0].info["method"], "frames": len(frames), "sha256": digest,
+        "segments": [asdict(s) for s in segments], "label_seconds_per_segment": timing,
+        "label_seconds_total": sum(timing.values())}, indent=1))
+    return digest

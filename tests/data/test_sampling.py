@@ -1,0 +1,69 @@
+"""The GFN-xTB data generator on a one-pair EAN box with a tiny budget (needs tblite)."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.io import read
+
+from attnff.data.readers import DataSpec, read_configurations
+from attnff.data.sampling import Segment, generate, min_distance, run_segment
+from tests.conftest import require_module
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ionic_liquid"
+
+
+def _ean():
+    spec = importlib.util.spec_from_file_location("ean_example", EXAMPLE / "ean.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SEGMENT = Segment(index=0, seed=11, density_g_cm3=1.21, temperature_K=300.0, frames=3, stride=1,
+                  relax_steps=2, relax_labels=1)
+
+
+def test_ions_and_box():
+    ean = _ean()
+    assert ean.ethylammonium().get_chemical_formula() == "C2H8N"
+    assert ean.nitrate().get_chemical_formula() == "NO3"
+    box = ean.ean_box(2, seed=1)
+    assert len(box) == 30 and box.info["charge"] == 0
+    assert min_distance(box) > 0.9  # covalent bonds are the shortest contacts
+
+
+def test_generator_labels_with_stress_and_resumes(tmp_path):
+    require_module("tblite")
+    molecules = _ean().ion_pairs(1)
+    out = tmp_path / "ean.extxyz"
+    digest = generate([SEGMENT], molecules, "GFN1-xTB", out, workers=1, show_progress=False)
+    frames = read(out, ":")
+    assert len(frames) == 3
+    assert [f.info["stage"] for f in frames] == ["relax", "md", "md"]
+    for frame in frames:
+        assert frame.info["charge"] == 0 and frame.info["method"].startswith("GFN1-xTB (tblite")
+        assert np.isfinite(frame.get_potential_energy())
+        assert frame.get_forces().shape == (15, 3) and frame.get_stress().shape == (6,)
+    assert "momenta" in frames[-1].arrays
+    assert (tmp_path / "ean.extxyz.sha256").read_text().startswith(digest)
+
+    # the attnff reader takes the file as training data, with stress
+    configs = read_configurations(DataSpec(str(out)))
+    assert len(configs) == 3 and configs[0].stress is not None
+
+    # interrupt: tear the last frame in half; a rerun keeps the first two and relabels the third
+    part = tmp_path / "ean.extxyz.parts" / "segment0000.extxyz"
+    text = part.read_text()
+    part.write_text(text[: len(text) - len(text) // 6])
+    result = run_segment(SEGMENT, molecules, "GFN1-xTB", part)
+    assert result["new_frames"] == 1
+    resumed = read(part, ":")
+    assert len(resumed) == 3
+    for a, b in zip(frames[:2], resumed[:2]):
+        assert np.array_equal(a.positions, b.positions)
+        assert a.get_potential_energy() == b.get_potential_energy()
+    # the torn frame is recomputed from the same seeds; the fresh SCF guess changes only the last digits
+    assert resumed[2].get_potential_energy() == pytest.approx(frames[2].get_potential_energy(), abs=1e-5)
+    assert np.abs(resumed[2].positions - frames[2].positions).max() < 1e-5
