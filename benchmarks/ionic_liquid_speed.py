@@ -1,0 +1,98 @@
+"""Seconds per MD step of jat-ean against its GFN-xTB reference (tblite) on the same EAN boxes.
+
+    python benchmarks/ionic_liquid_speed.py                     # 8 and 16 ion pairs; writes docs/ionic_liquid_speed.md
+    python benchmarks/ionic_liquid_speed.py --pairs 8 --reference-steps 3
+
+Both run velocity Verlet (0.5 fs, 300 K Maxwell-Boltzmann start, seed 0) in one process on the
+same CPU and the same box, packed and relaxed by the examples' builder (relaxed with jat-ean).
+The step time is the median over the timed steps, after two warm-up steps; tblite reuses its
+previous wavefunction as the SCF guess, as in MD with a reference code. Threads: torch and
+OpenMP use the count given by --threads for both codes.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples" / "ionic_liquid"))
+
+
+def _step_seconds(atoms, calculator, steps: int) -> float:
+    """Median wall time (s) of one velocity-Verlet step, after two warm-up steps."""
+    import numpy as np
+    from ase import units
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+
+    atoms = atoms.copy()
+    atoms.calc = calculator
+    MaxwellBoltzmannDistribution(atoms, temperature_K=300.0, rng=np.random.default_rng(0))
+    dynamics = VelocityVerlet(atoms, timestep=0.5 * units.fs)
+    dynamics.run(2)
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        dynamics.run(1)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--potential", default="jat-ean")
+    parser.add_argument("--method", default="GFN1-xTB")
+    parser.add_argument("--steps", type=int, default=50, help="timed steps of the potential")
+    parser.add_argument("--reference-steps", type=int, default=5, help="timed steps of tblite")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ionic_liquid_speed.md")
+    args = parser.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+
+    import torch
+    from ase.optimize import FIRE
+    from ean import ean_box
+
+    from attnff import AttnCalculator
+    from attnff.data.reference import method_description, tblite_calculator
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for pairs in args.pairs:
+        box = ean_box(pairs, seed=0)
+        box.calc = AttnCalculator.load(args.potential, device="cpu")
+        FIRE(box, maxstep=0.1, logfile=None).run(fmax=0.1, steps=200)
+        model = _step_seconds(box, AttnCalculator.load(args.potential, device="cpu", dtype="float32"), args.steps)
+        reference = _step_seconds(box, tblite_calculator(args.method), args.reference_steps)
+        rows.append((pairs, len(box), model, reference))
+        print(f"{pairs} pairs ({len(box)} atoms): {args.potential} {model * 1e3:.1f} ms/step, "
+              f"{args.method} {reference:.2f} s/step, ratio {reference / model:.0f}x")
+
+    lines = [
+        "# jat-ean against its reference: seconds per MD step",
+        "",
+        f"Written by `python benchmarks/ionic_liquid_speed.py` on {time.strftime('%Y-%m-%d')}: "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} thread(s) "
+        f"for both codes, torch {torch.__version__}, {method_description(args.method)}, load average "
+        f"{os.getloadavg()[0]:.1f} at the end.",
+        "",
+        "Velocity Verlet, 0.5 fs, 300 K start, the same relaxed box for both; median step time "
+        f"over {args.steps} ({args.potential}, float32) and {args.reference_steps} (tblite) steps after "
+        "two warm-up steps. tblite starts each SCF from the previous step's wavefunction.",
+        "",
+        f"| ion pairs | atoms | {args.potential} (ms/step) | {args.method} (s/step) | speed-up |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {p} | {n} | {m * 1e3:.1f} | {r:.2f} | {r / m:.0f}x |" for p, n, m, r in rows]
+    goal = all(r / m >= 100 for _, _, m, r in rows)
+    lines += ["", f"Goal (at least 100x faster than the reference): {'met' if goal else 'NOT met'} on every box.", ""]
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
