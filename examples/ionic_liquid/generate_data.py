@@ -3,8 +3,8 @@
 Stages (each a list of independent, seeded segments, run on --workers processes):
   1. packed boxes at 1.10, 1.21 and 1.32 g/cm3, relaxed a little (labelled relax frames),
      then reference Langevin MD at 300, 400 and 500 K (a label every --stride steps);
-  2. optional active learning (--active-potential): MD with a trained attnff potential,
-     a reference label every --active-stride steps (50 fs by default).
+  2. optional active learning (--active-potential): a packed box relaxed and run with a
+     trained attnff potential, a reference label every --active-stride steps (100 fs by default).
 Every label (energy, forces, stress) is written as soon as it exists, so the command
 resumes after an interruption: run it again with the same arguments.
 
@@ -54,12 +54,14 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--relax-steps", type=int, default=20)
     parser.add_argument("--active-potential", help="attnff potential that drives the active-learning MD")
     parser.add_argument("--active-configs", type=int, default=0, help="labelled frames from active learning")
-    parser.add_argument("--active-stride", type=int, default=50, help="MD steps (1 fs) between active labels")
+    parser.add_argument("--active-stride", type=int, default=100, help="MD steps (1 fs) between active labels")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (one thread each)")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
     if args.active_configs and not args.active_potential:
         parser.error("--active-configs needs --active-potential")
+    if args.configs < 0 or args.active_configs < 0 or args.configs + args.active_configs == 0:
+        parser.error("nothing to label: give --configs and/or --active-configs")
 
     segments = plan(args.configs, args.frames_per_segment, args.stride, args.seed, relax_steps=args.relax_steps)
     if args.active_configs:

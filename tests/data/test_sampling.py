@@ -67,3 +67,19 @@ def test_generator_labels_with_stress_and_resumes(tmp_path):
     # the torn frame is recomputed from the same seeds; the fresh SCF guess changes only the last digits
     assert resumed[2].get_potential_energy() == pytest.approx(frames[2].get_potential_energy(), abs=1e-5)
     assert np.abs(resumed[2].positions - frames[2].positions).max() < 1e-5
+
+
+def test_active_learning_segment_runs_md_with_a_potential_and_labels_with_the_reference(tmp_path):
+    require_module("tblite")
+    from attnff import save_potential
+    from tests.conftest import small_potential
+
+    driver = save_potential(small_potential("jat"), tmp_path / "driver.safetensors")
+    segment = Segment(index=10_000, seed=5, density_g_cm3=1.21, temperature_K=400.0, frames=2, stride=3,
+                      relax_steps=5, potential=str(driver))
+    part = tmp_path / "active.extxyz"
+    assert run_segment(segment, _ean().ion_pairs(1), "GFN1-xTB", part)["new_frames"] == 2
+    frames = read(part, ":")
+    assert [f.info["stage"] for f in frames] == ["active", "active"]
+    assert all(f.info["driver"] == str(driver) and f.get_stress().shape == (6,) for f in frames)
+    assert not np.allclose(frames[0].positions, frames[1].positions)
