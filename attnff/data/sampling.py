@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms, io, units
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from ase.optimize import FIRE
 
+from ..md import thermalize_momenta
 from ..packing import pack_box
 from .reference import reference_label, tblite_calculator
 
@@ -160,7 +160,7 @@ def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path
     for frame_index in range(max(len(done), relax_labels), segment.frames):
         rng = np.random.default_rng([segment.seed, frame_index])
         if frame_index == relax_labels:
-            MaxwellBoltzmannDistribution(atoms, temperature_K=segment.temperature_K, rng=rng)
+            thermalize_momenta(atoms, segment.temperature_K, rng=rng)
         dynamics = Langevin(atoms, segment.timestep_fs * units.fs, temperature_K=segment.temperature_K,
                             friction=segment.friction_per_fs / units.fs, rng=rng, fixcm=False)
         dynamics.run(segment.stride)
@@ -169,7 +169,7 @@ def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path
             atoms = _start(segment, molecules, attempt)
             atoms.calc = driver
             FIRE(atoms, maxstep=0.1, logfile=None).run(fmax=0.05, steps=segment.relax_steps)
-            MaxwellBoltzmannDistribution(atoms, temperature_K=segment.temperature_K, rng=rng)
+            thermalize_momenta(atoms, segment.temperature_K, rng=rng)
             Langevin(atoms, segment.timestep_fs * units.fs, temperature_K=segment.temperature_K,
                      friction=segment.friction_per_fs / units.fs, rng=rng, fixcm=False).run(segment.stride)
         label(frame_index, "md" if segment.potential is None else "active")
