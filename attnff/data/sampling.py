@@ -13,6 +13,7 @@ with it up to the SCF tolerance (the resumed SCF starts from a fresh guess).
 import hashlib
 import json
 import os
+import threading
 import time
 from io import StringIO
 from concurrent.futures import ProcessPoolExecutor
@@ -177,14 +178,27 @@ def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path
             "seconds": time.perf_counter() - started}
 
 
-def _worker_init() -> None:
+_PROGRESS = None  # the worker's progress queue, set by _worker_init
+
+
+def _worker_init(progress, parent_pid: int) -> None:
+    """One thread per worker; report frames to ``progress``; exit when the parent process is gone."""
+    global _PROGRESS
+    _PROGRESS = progress
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
     torch.set_num_threads(1)
 
+    def watch_parent() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)  # frames already written are complete on disk; a torn one is dropped on resume
 
-def _run_in_worker(segment, molecules, method, part_path, progress):
-    return run_segment(segment, molecules, method, part_path, progress)
+    threading.Thread(target=watch_parent, daemon=True).start()
+
+
+def _run_in_worker(segment, molecules, method, part_path):
+    return run_segment(segment, molecules, method, part_path, _PROGRESS)
 
 
 def generate(segments: list[Segment], molecules: list[Atoms], method: str, out: Path, workers: int = 1,
@@ -205,12 +219,11 @@ def generate(segments: list[Segment], molecules: list[Atoms], method: str, out: 
     total = sum(s.frames for s in segments)
     already = sum(min(len(_read_part(p)), s.frames) for s, p in zip(segments, paths))
     context = get_context("spawn")
-    with context.Manager() as manager, tqdm(total=total, initial=already, unit="frame",
-                                            disable=not show_progress, desc=f"{method} labels") as bar:
-        queue = manager.Queue()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
-            pending = {pool.submit(_run_in_worker, s, molecules, method, p, queue): s
-                       for s, p in zip(segments, paths)}
+    queue = context.Queue()
+    with tqdm(total=total, initial=already, unit="frame", disable=not show_progress, desc=f"{method} labels") as bar:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                                 initargs=(queue, os.getpid())) as pool:
+            pending = {pool.submit(_run_in_worker, s, molecules, method, p): s for s, p in zip(segments, paths)}
             while pending:
                 finished = [f for f in pending if f.done()]
                 while not queue.empty():
