@@ -29,7 +29,19 @@ def _metrics_table(metrics: dict) -> str:
         rows.append(f"| {name} ({int(m['count'])}) | {1e3 * m['energy_mae']:.2f} meV ({m['energy_mae_kcal_mol']:.3f} "
                     f"kcal/mol) | {1e3 * m['energy_rmse']:.2f} meV ({m['energy_rmse_kcal_mol']:.3f} kcal/mol) | "
                     f"{force[0]} | {force[1]} |")
+    stress = [(name, metrics[name]) for name in ("validation", "test") if "stress_mae" in (metrics.get(name) or {})]
+    if stress:
+        rows += ["", "| set | energy MAE per atom | stress MAE | stress RMSE |", "| --- | --- | --- | --- |"]
+        rows += [f"| {name} ({int(m['count'])}) | {1e3 * m['energy_per_atom_mae']:.2f} meV/atom | "
+                 f"{1e3 * m['stress_mae']:.3f} meV/A^3 ({160.21766 * m['stress_mae']:.3f} GPa) | "
+                 f"{1e3 * m['stress_rmse']:.3f} meV/A^3 ({160.21766 * m['stress_rmse']:.3f} GPa) |" for name, m in stress]
     return "\n".join(rows)
+
+
+def _notes(card: dict) -> str:
+    """An optional "notes" card entry (list of lines) as its own section."""
+    notes = card.get("notes")
+    return "" if not notes else "\n## Notes\n" + "\n".join(f"- {line}" for line in notes) + "\n"
 
 
 def model_card(meta: dict) -> str:
@@ -58,7 +70,7 @@ def model_card(meta: dict) -> str:
   loss {training['loss']} (energy weight {training['energy_weight']}, force weight {training['forces_weight']}),
   EMA {training['ema_decay']}, seed {training['seed']}
 - Reproduce: `{training['command']}`
-
+{_notes(card)}
 ## Limits
 Trained on the configurations above only: outside their range of geometries, elements
 and charge/spin states the errors are unknown. See docs/ for the model's equations.
