@@ -19,10 +19,13 @@ displacement never exceeds half the neighbour-list skin, so the list is reused a
 ms per call and microseconds per atom per step. The cost of one neighbour-list build is
 timed separately (``nl ms``); in MD it is paid once every few tens of steps.
 
-Allocator: every case runs twice, with glibc's default allocator (what a user gets) and
-with MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ set to 32 GiB in the child's
-environment, so that freed autograd buffers stay in the heap instead of being unmapped
-and page-faulted again on the next call.
+Allocator variants (``--allocators``):
+  default  what a user gets: AttnCalculator's default ``keep_memory=True`` (glibc thresholds
+           raised by mallopt inside the process, see attnff/allocator.py); peers: plain glibc.
+  glibc    glibc's defaults untouched (``keep_memory=False``): freed autograd buffers above
+           32 MiB are unmapped and page-faulted again on the next call.
+  env      glibc's defaults plus MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ = 32 GiB in
+           the child's environment (``keep_memory=False``), the fix a user can apply by hand.
 
 Results accumulate in benchmarks/results/speed.json (one entry per case, replaced when
 re-measured), so long sweeps can run in parts; the doc and the log-log plot
@@ -68,7 +71,7 @@ ALL_SIZES = (9, 96, 768, 6144, 49152)
 TORCH_PIN = "torch==2.13.0"
 #: environment of the "kept" allocator variant: freed memory stays mapped in the heap
 KEEP_MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 30), "MALLOC_TRIM_THRESHOLD_": str(32 << 30)}
-ALLOCATORS = ("default", "kept")
+ALLOCATORS = ("default", "glibc", "env")
 
 # --- structures -------------------------------------------------------------------------------
 
@@ -195,7 +198,13 @@ def run_attnff_case(case: dict) -> dict:
     from attnff.neighbors import neighbor_list
 
     atoms = load_structure(case["structure"])
-    calc = AttnCalculator.load(ATTNFF_MODELS[case["model"]], device="cpu", dtype=case["dtype"])
+    import inspect
+
+    options = {}
+    if "keep_memory" in inspect.signature(AttnCalculator.__init__).parameters:  # absent before the change
+        options["keep_memory"] = case["allocator"] == "default"
+    name = ATTNFF_MODELS[case["model"].split("@")[0]]
+    calc = AttnCalculator.load(name, device="cpu", dtype=case["dtype"], **options)
     atoms.calc = calc
     times, count = time_calls(atoms, case["warmup"], case["repeats"], case["max_seconds"])
     t0 = time.perf_counter()
@@ -244,10 +253,11 @@ def run_case_subprocess(case: dict, timeout: float) -> dict:
     """Run one case in a fresh interpreter (attnff: this file; peers: the peers venv's runner)."""
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS=str(case["threads"]), MKL_NUM_THREADS=str(case["threads"]))
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    root = case.get("attnff_root") or str(ROOT)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     for key in KEEP_MEMORY_ENV:
         env.pop(key, None)
-    if case["allocator"] == "kept":
+    if case["allocator"] == "env":
         env.update(KEEP_MEMORY_ENV)
     if case["model"] in PEER_MODELS:
         command = [str(PEERS_VENV / "bin" / "python"), str(BENCH / "peer_runner.py"), json.dumps(case)]
@@ -285,17 +295,23 @@ def save_results(results: dict, path: Path) -> None:
     path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
 
-def should_skip(model: str, n_atoms: int, dtype: str, args) -> str | None:
+def should_skip(model: str, n_atoms: int, dtype: str, case_allocator: str, args) -> str | None:
     """A reason to skip the case without running it, or None."""
+    if model.endswith("@baseline") and case_allocator == "default" and "glibc" in args.allocators:
+        return "the baseline's default is glibc's"
     if model in PEER_MODELS:
         if n_atoms > args.peer_max_atoms:
             return f"skipped: peers only up to {args.peer_max_atoms} atoms (memory guard)"
+        if case_allocator == "glibc" and "default" in args.allocators:
+            return "a peer's default is glibc's"
     return None
 
 
 def run_sweep(args) -> None:
     results = load_results(args.results)
     models = list(args.models)
+    if args.baseline_root:
+        models += [f"{model}@baseline" for model in args.models]
     if args.peers:
         available = peers_available()
         for peer in PEER_MODELS:
@@ -314,12 +330,14 @@ def run_sweep(args) -> None:
                                 "structure": str(structure), "warmup": args.warmup, "repeats": args.repeats,
                                 "max_seconds": args.max_seconds, "threads": args.threads,
                                 "memory_limit_gib": args.memory_limit_gib}
+                        if model.endswith("@baseline"):
+                            case["attnff_root"] = str(args.baseline_root)
                         key = case_key(case)
                         previous = results["cases"].get(key)
                         if previous and previous.get("status") == "oom" and not args.retry_oom:
                             print(f"{key}: stored as out of memory, not rerun", flush=True)
                             continue
-                        reason = should_skip(model, n_atoms, dtype, args)
+                        reason = should_skip(model, n_atoms, dtype, allocator, args)
                         if reason:
                             result = {"status": "skipped", "note": reason}
                         else:
@@ -381,7 +399,8 @@ def peer_install_note(peer: str) -> str:
 
 
 #: import checked after installing each distribution
-PEER_IMPORTS = {"schnetpack": "import schnetpack", "nequip": "import nequip",
+PEER_IMPORTS = {"schnetpack": ("import typing, torch.utils.data.dataloader as d; "
+                               "d.T_co = typing.TypeVar('T_co', covariant=True); import schnetpack"), "nequip": "import nequip",
                 "mace-torch": "from mace.modules import MACE", "torchmd-net": "import torchmdnet.models.model"}
 
 
@@ -448,6 +467,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads in each child (default 1: the 2 cores are shared with other jobs)")
     parser.add_argument("--memory-limit-gib", type=float, default=12.0, help="RLIMIT_AS of each child; 0: none")
+    parser.add_argument("--baseline-root", type=Path,
+                        help="also time each attnff model with the attnff package found under this path (e.g. a "
+                             "`git worktree` of an older commit), stored as <model>@baseline")
     parser.add_argument("--retry-oom", action="store_true", help="rerun cases stored as out of memory")
     parser.add_argument("--run-label", default="", help="free text stored with each result")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run: ethanol and 96 atoms, JAT, float32")
