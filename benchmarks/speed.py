@@ -284,8 +284,10 @@ def run_case_subprocess(case: dict, timeout: float) -> dict:
         result = json.loads(lines[-1][len("RESULT "):])
     else:
         tail = (proc.stderr.strip().splitlines() or [""])[-1]
-        killed = proc.returncode < 0 or "MemoryError" in proc.stderr or "bad_alloc" in proc.stderr
-        result = {"status": "oom" if killed else "error", "note": f"exit {proc.returncode}: {tail[:200]}"}
+        # SIGKILL: the kernel's OOM killer; other signals (e.g. a stopped run) are not memory errors
+        oom = proc.returncode == -9 or "MemoryError" in proc.stderr or "bad_alloc" in proc.stderr
+        status = "oom" if oom else ("killed" if proc.returncode < 0 else "error")
+        result = {"status": status, "note": f"exit {proc.returncode}: {tail[:200]}"}
     result["wall_s"] = time.perf_counter() - started
     return result
 
@@ -375,9 +377,12 @@ def run_sweep(args) -> None:
                         result.update(model=model, n_atoms=n_atoms, dtype=dtype, allocator=allocator,
                                       load=machine_load(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                       run=args.run_label)
+                        # re-read before writing: another sweep may share the file
+                        results = load_results(args.results)
                         results["cases"][key] = result
                         save_results(results, args.results)
                         print(f"{key}: {format_result(result)}", flush=True)
+    results = load_results(args.results)
     results["machine"] = machine_description()
     save_results(results, args.results)
 

@@ -32,6 +32,13 @@ def _get(cases: dict, model: str, n: int, dtype: str, allocator: str) -> dict | 
     return cases.get(f"{model}|{n}|{dtype}|{allocator}")
 
 
+def _main(cases: dict, model: str, n: int, dtype: str) -> dict | None:
+    """The row's case: the default allocator; for a baseline (no keep_memory yet) its glibc case."""
+    if model.endswith("@baseline"):
+        return _get(cases, model, n, dtype, "glibc") or _get(cases, model, n, dtype, "default")
+    return _get(cases, model, n, dtype, "default")
+
+
 def _cell(result: dict | None, what: str = "time") -> str:
     if result is None:
         return ""
@@ -43,10 +50,10 @@ def _cell(result: dict | None, what: str = "time") -> str:
     return f"{result['ms_per_call']:.4g} ms / {us:.4g} us"
 
 
-def scaling_exponent(cases: dict, model: str, dtype: str, allocator: str) -> tuple[float, list[int]] | None:
+def scaling_exponent(cases: dict, model: str, dtype: str) -> tuple[float, list[int]] | None:
     """Least-squares slope of log(ms/call) on log(atoms) over the water boxes of >= 768 atoms measured."""
     points = [(n, r["ms_per_call"]) for n in SIZES if n >= 768
-              for r in [_get(cases, model, n, dtype, allocator)] if r and r.get("status") == "ok"]
+              for r in [_main(cases, model, n, dtype)] if r and r.get("status") == "ok"]
     if len(points) < 2:
         return None
     xs, ys = [math.log(n) for n, _ in points], [math.log(t) for _, t in points]
@@ -82,9 +89,7 @@ def generated_text(results: dict, plot_path: Path, doc_path: Path) -> str:
                   "| model | hyperparameters | " + " | ".join(f"{n} atoms" for n in SIZES) + " |",
                   "| --- | --- | " + " | ".join("---" for _ in SIZES) + " |"]
         for model in models:
-            row = [_get(cases, model, n, dtype, "default") for n in SIZES]
-            if model.endswith("@baseline"):
-                row = [_get(cases, model, n, dtype, "glibc") for n in SIZES]
+            row = [_main(cases, model, n, dtype) for n in SIZES]
             if not any(row):
                 continue
             settings = next((r.get("settings") for r in row if r and r.get("settings")), None)
@@ -95,8 +100,7 @@ def generated_text(results: dict, plot_path: Path, doc_path: Path) -> str:
               "| model | " + " | ".join(f"{n} atoms" for n in SIZES) + " |",
               "| --- | " + " | ".join("---" for _ in SIZES) + " |"]
     for model in models:
-        allocator = "glibc" if model.endswith("@baseline") else "default"
-        row = [_get(cases, model, n, "float32", allocator) for n in SIZES]
+        row = [_main(cases, model, n, "float32") for n in SIZES]
         if any(row):
             lines.append(f"| {label(model)} | " + " | ".join(_cell(r, "rss") for r in row) + " |")
     lines += ["", "### Allocator: ms per call (peak RSS GiB)", "",
@@ -117,11 +121,10 @@ def generated_text(results: dict, plot_path: Path, doc_path: Path) -> str:
               "| model | dtype | k | sizes used |", "| --- | --- | --- | --- |"]
     for model in models:
         for dtype in ("float32", "float64"):
-            allocator = "glibc" if model.endswith("@baseline") else "default"
-            fit = scaling_exponent(cases, model, dtype, allocator)
+            fit = scaling_exponent(cases, model, dtype)
             if fit:
                 lines.append(f"| {label(model)} | {dtype} | {fit[0]:.3f} | {', '.join(map(str, fit[1]))} |")
-    lines += ["", ratio_section(cases), "", skipped_section(cases), "",
+    lines += ["", ratio_section(cases), "", before_after_section(cases), "", skipped_section(cases), "",
               f"![time per call vs atoms]({Path('images') / plot_path.name})", "", END]
     return "\n".join(lines)
 
@@ -151,6 +154,34 @@ def ratio_section(cases: dict) -> str:
     return "\n".join(lines) if any_row else ""
 
 
+def before_after_section(cases: dict) -> str:
+    """attnff now against the baseline checkout (``--baseline-root``): ms per call and speed-up."""
+    lines = ["### Before / after the per-step changes (ms per call; speed-up = before / after)", "",
+             "before: the baseline checkout (glibc's allocator; it had no keep_memory); after: this "
+             "checkout with its default (keep_memory) and with keep_memory=False.", "",
+             "| model | atoms | dtype | before | after, default | speed-up | after, glibc | speed-up | "
+             "peak RSS before / after (GiB) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    any_row = False
+    for model in ATTNFF:
+        for n in SIZES:
+            for dtype in ("float32", "float64"):
+                before = _main(cases, f"{model}@baseline", n, dtype)
+                if not before or before.get("status") != "ok":
+                    continue
+                after = [_get(cases, model, n, dtype, a) for a in ("default", "glibc")]
+                cells = []
+                for r in after:
+                    ok = r and r.get("status") == "ok"
+                    cells += [f"{r['ms_per_call']:.4g}" if ok else _cell(r),
+                              f"{before['ms_per_call'] / r['ms_per_call']:.2f}x" if ok else ""]
+                rss = after[0] if after[0] and after[0].get("status") == "ok" else None
+                rss_text = f"{before['peak_rss_mib'] / 1024:.2f} / " + (f"{rss['peak_rss_mib'] / 1024:.2f}" if rss else "")
+                any_row = True
+                lines.append(f"| {label(model)} | {n} | {dtype} | {before['ms_per_call']:.4g} | "
+                             + " | ".join(cells) + f" | {rss_text} |")
+    return "\n".join(lines) if any_row else ""
+
+
 def skipped_section(cases: dict) -> str:
     notes = sorted({(r["model"], r["n_atoms"], r["dtype"], r["allocator"], r.get("status"), r.get("note", ""))
                     for r in cases.values() if r.get("status") != "ok"})
@@ -171,8 +202,7 @@ def write_plot(results: dict, path: Path) -> None:
     cases = results.get("cases", {})
     fig, ax = plt.subplots(figsize=(7, 5))
     for model in models_present(cases):
-        allocator = "glibc" if model.endswith("@baseline") else "default"
-        points = [(n, r["ms_per_call"]) for n in SIZES for r in [_get(cases, model, n, "float32", allocator)]
+        points = [(n, r["ms_per_call"]) for n in SIZES for r in [_main(cases, model, n, "float32")]
                   if r and r.get("status") == "ok"]
         if not points:
             continue

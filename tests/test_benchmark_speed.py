@@ -46,10 +46,10 @@ def test_report_writes_tables_exponent_and_plot(tmp_path):
     cases += [_case("schnet", 768, 768.0), _case("schnet", 49152, 0, status="skipped")]
     results = {"cases": {speed.case_key(c): c for c in cases}, "machine": "test machine"}
     doc, plot = tmp_path / "performance.md", tmp_path / "images" / "scaling.png"
-    doc.write_text("# kept title\n\n" + speed_report.BEGIN + "\nold\n" + speed_report.END + "\nkept notes\n")
+    doc.write_text("# kept title\n\n" + speed_report.BEGIN + "\nOLD-GENERATED-TEXT\n" + speed_report.END + "\nkept notes\n")
     speed_report.write_report(results, doc, plot)
     text = doc.read_text()
-    assert text.startswith("# kept title") and text.rstrip().endswith("kept notes") and "old" not in text
+    assert text.startswith("# kept title") and text.rstrip().endswith("kept notes") and "OLD-GENERATED-TEXT" not in text
     assert "| JAT | float32 | 1.000 | 768, 6144 |" in text  # time linear in atoms
     assert "| 768 | float32 | JAT | 2.00 |" in text  # SchNet twice as slow in the same run
     assert plot.exists() and plot.stat().st_size > 0
@@ -57,7 +57,7 @@ def test_report_writes_tables_exponent_and_plot(tmp_path):
 
 def test_exponent_fit_and_memory_guard():
     cases = {speed.case_key(c): c for c in [_case("jat", 768, 10.0, rss=1024.0), _case("jat", 6144, 80.0 * 2)]}
-    slope, sizes = speed_report.scaling_exponent(cases, "jat", "float32", "default")
+    slope, sizes = speed_report.scaling_exponent(cases, "jat", "float32")
     assert slope == pytest.approx(math.log(16) / math.log(8)) and sizes == [768, 6144]
     predicted = speed.predicted_peak_gib({"cases": cases}, "jat", 49152, "float32")
     assert predicted == pytest.approx(speed.BASE_RSS_GIB + (500 / 1024 - speed.BASE_RSS_GIB) * 8)
