@@ -43,7 +43,7 @@ def _cell(result: dict | None, what: str = "time") -> str:
     if result is None:
         return ""
     if result.get("status") != "ok":
-        return {"oom": "OOM", "skipped": "skipped", "timeout": "timeout"}.get(result.get("status"), "error")
+        return {"oom": "OOM", "skipped": "skipped", "timeout": "timeout", "killed": "stopped"}.get(result.get("status"), "error")
     if what == "rss":
         return f"{result['peak_rss_mib'] / 1024:.2f}"
     us = 1e3 * result["ms_per_call"] / result["n_atoms"]
