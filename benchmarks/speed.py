@@ -31,7 +31,9 @@ Allocator variants (``--allocators``):
            the child's environment (``keep_memory=False``), the fix a user can apply by hand.
 
 Results accumulate in benchmarks/results/speed.json (one entry per case, replaced when
-re-measured), so long sweeps can run in parts; the doc and the log-log plot
+re-measured), so long sweeps can run in parts; the allocator table reads
+benchmarks/results/speed_allocators.json when it exists (a run with all three variants back
+to back, so that they share the machine's load); the doc and the log-log plot
 (docs/images/performance_scaling.png) are rewritten from all stored entries after every run.
 A child gets an address-space limit (``--memory-limit-gib``, default 12); a case that
 exceeds it is stored as out of memory, not run again unless asked for.
@@ -62,6 +64,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 PEERS_VENV = BENCH / ".peers-venv"
 DEFAULT_RESULTS = BENCH / "results" / "speed.json"
+#: the allocator experiment, all three variants of each case measured back to back in one run
+DEFAULT_ALLOCATOR_RESULTS = BENCH / "results" / "speed_allocators.json"
 DEFAULT_DOC = ROOT / "docs" / "performance.md"
 DEFAULT_PLOT = ROOT / "docs" / "images" / "performance_scaling.png"
 
@@ -313,13 +317,21 @@ BASE_RSS_GIB = 0.25
 
 
 def predicted_peak_gib(results: dict, model: str, n_atoms: int, dtype: str) -> float | None:
-    """Peak RSS extrapolated linearly from the largest smaller system measured (GiB), or None."""
-    measured = [(r["n_atoms"], r["peak_rss_mib"] / 1024) for r in results["cases"].values()
-                if r.get("model") == model and r.get("dtype") == dtype and r.get("status") == "ok"
-                and 96 <= r["n_atoms"] < n_atoms]
+    """Peak RSS (GiB) extrapolated linearly in atoms, or None without a smaller water box measured.
+
+    Through the two largest smaller boxes measured when there are two (fixed part and slope
+    from the data), else from the largest one and BASE_RSS_GIB as the fixed part.
+    """
+    measured = sorted({r["n_atoms"]: r["peak_rss_mib"] / 1024 for r in results["cases"].values()
+                       if r.get("model") == model and r.get("dtype") == dtype and r.get("status") == "ok"
+                       and 96 <= r["n_atoms"] < n_atoms}.items())
     if not measured:
         return None
-    n, rss = max(measured)
+    n, rss = measured[-1]
+    if len(measured) >= 2:
+        (n0, rss0), slope = measured[-2], (rss - measured[-2][1]) / (n - measured[-2][0])
+        if slope > 0:
+            return rss0 + slope * (n_atoms - n0)
     return BASE_RSS_GIB + (rss - BASE_RSS_GIB) * n_atoms / n
 
 
@@ -327,7 +339,7 @@ def should_skip(model: str, n_atoms: int, dtype: str, case_allocator: str, args,
     """A reason to skip the case without running it, or None."""
     predicted = predicted_peak_gib(results, model, n_atoms, dtype)
     if args.memory_limit_gib > 0 and predicted is not None and predicted > args.memory_limit_gib:
-        return (f"predicted peak RSS {predicted:.0f} GiB (linear in atoms from the largest smaller box) "
+        return (f"predicted peak RSS {predicted:.1f} GiB (linear in atoms from smaller boxes) "
                 f"exceeds the {args.memory_limit_gib:g} GiB limit")
     if model.endswith("@baseline") and case_allocator == "default" and "glibc" in args.allocators:
         return "the baseline's default is glibc's"
@@ -369,7 +381,7 @@ def run_sweep(args) -> None:
                         if previous and previous.get("status") == "oom" and not args.retry_oom:
                             print(f"{key}: stored as out of memory, not rerun", flush=True)
                             continue
-                        reason = should_skip(model, n_atoms, dtype, allocator, args, results)
+                        reason = should_skip(model, n_atoms, dtype, allocator, args, load_results(args.results))
                         if reason:
                             result = {"status": "skipped", "note": reason}
                         else:
@@ -512,6 +524,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-only", action="store_true", help="only rewrite the doc and plot")
     parser.add_argument("--no-report", action="store_true", help="store the results but leave the doc alone")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--allocator-results", type=Path, default=DEFAULT_ALLOCATOR_RESULTS,
+                        help="results file of the allocator table, if it exists (else --results): e.g. "
+                             "--results this --sizes 768 6144 --models jat cmret")
     parser.add_argument("--doc", type=Path, default=DEFAULT_DOC)
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT)
     args = parser.parse_args(argv)
@@ -534,7 +549,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.path.insert(0, str(BENCH))
         from speed_report import write_report  # benchmarks/speed_report.py
 
-        write_report(load_results(args.results), args.doc, args.plot)
+        allocators = load_results(args.allocator_results) if args.allocator_results.exists() else None
+        write_report(load_results(args.results), args.doc, args.plot, allocators)
 
 
 if __name__ == "__main__":

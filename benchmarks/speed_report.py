@@ -77,8 +77,9 @@ def _load_range(cases: list[dict]) -> str:
     return f"{min(loads):.1f}-{max(loads):.1f}" if loads else "unknown"
 
 
-def generated_text(results: dict, plot_path: Path, doc_path: Path) -> str:
+def generated_text(results: dict, plot_path: Path, allocator_results: dict | None = None) -> str:
     cases = results.get("cases", {})
+    allocator_cases = (allocator_results or results).get("cases", {})
     models = models_present(cases)
     lines = [BEGIN, ""]
     lines += [f"Machine: {results.get('machine', 'unknown')}; 1-minute load average while measuring "
@@ -104,14 +105,16 @@ def generated_text(results: dict, plot_path: Path, doc_path: Path) -> str:
         if any(row):
             lines.append(f"| {label(model)} | " + " | ".join(_cell(r, "rss") for r in row) + " |")
     lines += ["", "### Allocator: ms per call (peak RSS GiB)", "",
+              "From " + ("benchmarks/results/speed_allocators.json, the three variants of each case run back to back"
+                         if allocator_results else "the main results") + ".",
               "default: what a user gets (attnff raises glibc's thresholds itself; peers: plain glibc); "
               "glibc: attnff with `keep_memory=False`; env: glibc plus MALLOC_MMAP_THRESHOLD_ and "
               "MALLOC_TRIM_THRESHOLD_ of 32 GiB.", "",
               "| model | atoms | dtype | default | glibc | env |", "| --- | --- | --- | --- | --- | --- |"]
-    for model in models:
+    for model in models_present(allocator_cases):
         for n in SIZES:
             for dtype in ("float32", "float64"):
-                trio = [_get(cases, model, n, dtype, a) for a in ("default", "glibc", "env")]
+                trio = [_get(allocator_cases, model, n, dtype, a) for a in ("default", "glibc", "env")]
                 if sum(1 for r in trio if r and r.get("status") == "ok") < 2:
                     continue
                 cells = [f"{r['ms_per_call']:.4g} ({r['peak_rss_mib'] / 1024:.2f})" if r and r.get("status") == "ok"
@@ -220,10 +223,10 @@ def write_plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(results: dict, doc: Path, plot: Path) -> None:
+def write_report(results: dict, doc: Path, plot: Path, allocator_results: dict | None = None) -> None:
     """Rewrite the generated part of ``doc`` (creating it if needed) and the plot."""
     write_plot(results, plot)
-    text = generated_text(results, plot, doc)
+    text = generated_text(results, plot, allocator_results)
     if doc.exists() and BEGIN in doc.read_text() and END in doc.read_text():
         old = doc.read_text()
         new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END):]

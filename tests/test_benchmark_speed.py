@@ -56,8 +56,14 @@ def test_report_writes_tables_exponent_and_plot(tmp_path):
 
 
 def test_exponent_fit_and_memory_guard():
-    cases = {speed.case_key(c): c for c in [_case("jat", 768, 10.0, rss=1024.0), _case("jat", 6144, 80.0 * 2)]}
+    cases = {speed.case_key(c): c for c in [_case("jat", 768, 10.0, rss=500.0), _case("jat", 6144, 80.0 * 2)]}
     slope, sizes = speed_report.scaling_exponent(cases, "jat", "float32")
     assert slope == pytest.approx(math.log(16) / math.log(8)) and sizes == [768, 6144]
     predicted = speed.predicted_peak_gib({"cases": cases}, "jat", 49152, "float32")
     assert predicted == pytest.approx(speed.BASE_RSS_GIB + (500 / 1024 - speed.BASE_RSS_GIB) * 8)
+
+
+def test_memory_guard_fits_fixed_part_from_two_boxes():
+    cases = {speed.case_key(c): c for c in [_case("nequip", 96, 1.0, rss=1024.0), _case("nequip", 768, 1.0, rss=2048.0)]}
+    # 1 GiB at 96 atoms, 2 GiB at 768: 1/672 GiB per atom on top of the fixed part
+    assert speed.predicted_peak_gib({"cases": cases}, "nequip", 6144, "float32") == pytest.approx(1 + 6048 / 672)
