@@ -9,6 +9,7 @@ import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from .allocator import keep_freed_memory
 from .data.batch import AtomsBatch
 from .data.validate import check_min_distance, check_structure, default_multiplicity, resolve_charge_spin
 from .errors import ChargeSpinError
@@ -48,15 +49,22 @@ class AttnCalculator(Calculator):
         device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
         dtype: "float32" (default) or "float64".
         skin: neighbour-list skin in Angstrom; lists are reused until an atom moves skin/2.
+            On the CPU, each call evaluates only the pairs of the list that lie within the
+            cutoff (the others have weight exactly zero), so the skin costs no model work.
         metadata: the potential file's metadata (card, training data), if loaded from a file.
+        keep_memory: keep freed memory in the process between calls (glibc malloc thresholds,
+            process-wide, see ``attnff.allocator``): large autograd buffers are then not unmapped
+            and page-faulted again on every MD step. False leaves the allocator as it is.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "energies", "stress", "dipole"]
 
     def __init__(self, potential: Potential, device: str | torch.device = "auto",
                  dtype: str | torch.dtype = "float32", skin: float = 0.5,
-                 metadata: dict[str, Any] | None = None, **kwargs):
+                 metadata: dict[str, Any] | None = None, keep_memory: bool = True, **kwargs):
         super().__init__(**kwargs)
+        if keep_memory:
+            keep_freed_memory()
         self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
         # a private copy: the caller's potential keeps its device, dtype and gradients
         self.potential = copy.deepcopy(potential).to(device=self.device, dtype=self.dtype).eval()
@@ -64,6 +72,9 @@ class AttnCalculator(Calculator):
             parameter.requires_grad_(False)
         self.metadata = metadata or {}
         self.neighbors = NeighborCache(potential.cutoff, skin, self.device)
+        # pairs the model sees: within the cutoff plus a margin far above rounding, so that no pair
+        # with a non-zero weight in float32 or float64 is dropped
+        self._model_radius = float(potential.cutoff) + 1e-4
         #: what to call this potential in logs and plots: the model card's name, else the model's
         self.potential_name = self.metadata.get("card", {}).get("name") or potential.model_name
 
@@ -115,9 +126,16 @@ class AttnCalculator(Calculator):
         charge, multiplicity = self._charge_spin(numbers, atoms.info)
 
         edge_index, shifts = self.neighbors.get(positions, cell, pbc)
-        edges_np, shifts_np = edge_index.cpu().numpy(), shifts.cpu().numpy()
+        edges_np, shifts_np = self.neighbors.host_arrays()
         d = np.linalg.norm(positions[edges_np[0]] - positions[edges_np[1]] - shifts_np @ cell, axis=1)
         check_min_distance(d, edges_np)
+        if self.device.type == "cpu":
+            # skin pairs beyond the cutoff contribute exact zeros: leave them out of the model
+            # (on a GPU the whole list stays on the device instead of being re-sent every step)
+            inside = d < self._model_radius
+            if not inside.all():
+                edge_index = torch.from_numpy(np.ascontiguousarray(edges_np[:, inside]))
+                shifts = torch.from_numpy(shifts_np[inside])
 
         as_tensor = lambda x, dtype=self.dtype: torch.as_tensor(x, dtype=dtype, device=self.device)  # noqa: E731
         return AtomsBatch(
@@ -147,5 +165,5 @@ class AttnCalculator(Calculator):
         }
         if "dipole" in out:
             self.results["dipole"] = out["dipole"][0].detach().cpu().numpy().astype(float)
-        if periodic:
+        if "stress" in out:
             self.results["stress"] = full_3x3_to_voigt_6_stress(out["stress"][0].detach().cpu().numpy().astype(float))

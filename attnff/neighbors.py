@@ -73,6 +73,8 @@ class _Built:
     pbc: np.ndarray
     edge_index: torch.Tensor
     shifts: torch.Tensor
+    edge_index_host: np.ndarray  # the same list in host memory, for per-step checks without device syncs
+    shifts_host: np.ndarray
 
 
 class NeighborCache:
@@ -113,10 +115,21 @@ class NeighborCache:
                 pos = torch.as_tensor(positions, device=self.device)
                 edge_index = radius_graph_torch(pos, radius)
                 shifts = torch.zeros((edge_index.shape[1], 3), dtype=torch.long, device=self.device)
+                edges, shift_np = edge_index.cpu().numpy(), np.zeros((edge_index.shape[1], 3), np.int64)
             else:
                 edges, shift_np = neighbor_list(positions, cell, pbc, radius)
                 edge_index = torch.as_tensor(edges, device=self.device)
                 shifts = torch.as_tensor(shift_np, device=self.device)
-            self._built = _Built(positions.copy(), cell.copy(), pbc.copy(), edge_index, shifts)
+            self._built = _Built(positions.copy(), cell.copy(), pbc.copy(), edge_index, shifts, edges, shift_np)
             self.builds += 1
         return self._built.edge_index, self._built.shifts
+
+    def host_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The current list as NumPy arrays, edges (2, E) and shifts (E, 3), kept since its build.
+
+        Call after ``get``. Per-step checks on the host read these instead of copying the
+        device tensors back (a synchronisation on a GPU).
+        """
+        if self._built is None:
+            raise RuntimeError("no neighbour list has been built yet; call get() first")
+        return self._built.edge_index_host, self._built.shifts_host

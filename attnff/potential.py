@@ -95,7 +95,10 @@ class Potential(nn.Module):
             cell = batch.cell
         i, j = batch.edge_index
         # sender image r_j + S @ cell; vec_ij = r_i - (r_j + S @ cell)
-        image_offset = torch.einsum("ek,ekl->el", batch.shifts, cell[batch.batch[i]])
+        if batch.num_graphs == 1:  # one cell: a (E, 3) @ (3, 3) product, no per-edge copy of the cell
+            image_offset = batch.shifts @ cell[0]
+        else:
+            image_offset = torch.einsum("ek,ekl->el", batch.shifts, cell[batch.batch[i]])
         vec_ij = positions[i] - positions[j] - image_offset
         d_ij = torch.linalg.vector_norm(vec_ij, dim=-1)
         inputs = ModelInputs(

@@ -140,9 +140,13 @@ class CMRETLayer(RecordsAttention, nn.Module):
         i, j = edge_index
         s_hat = self.act(self.scalar_in(s))
         envelope = phi.unsqueeze(-1)
-        neighbor = s_hat[j] * self.act(self.filter_neighbor(edge_features)) * envelope
-        own = s_hat[i] * self.act(self.filter_self(edge_features)) * envelope
-        s1, s2, s3 = (self.mix(torch.cat([own, neighbor], dim=-1)) * envelope).split(self.width, dim=-1)
+        # [own | neighbor] = [s^_i f2(e_ij) | s^_j f1(e_ij)] phi_ij as one (E, 2F) tensor: both filters in
+        # one matrix product, both atoms in one gather, no concatenation
+        weight = torch.cat([self.filter_self.weight, self.filter_neighbor.weight])
+        bias = torch.cat([self.filter_self.bias, self.filter_neighbor.bias])
+        filters = self.act(nn.functional.linear(edge_features, weight, bias))  # (E, 2F)
+        pair = s_hat[edge_index.t()].reshape(-1, 2 * self.width) * filters * envelope  # (E, 2, F) -> (E, 2F)
+        s1, s2, s3 = (self.mix(pair) * envelope).split(self.width, dim=-1)
 
         m = segment_sum(s1, i, n) + s + self.attention(s, att_index, att_weights)
         a1, a2, a3 = self.update(m).split(self.width, dim=-1)
