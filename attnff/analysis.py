@@ -9,7 +9,7 @@ from ase.neighborlist import natural_cutoffs, neighbor_list
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["molecule_ids", "broken_molecule_frames", "rdf", "select"]
+__all__ = ["molecule_ids", "broken_molecule_frames", "rdf", "rdf_radius_limit", "select"]
 
 
 def molecule_ids(atoms: Atoms, bond_factor: float = 1.2) -> np.ndarray:
@@ -46,6 +46,12 @@ def select(atoms: Atoms, element: str, formula: str | None = None, bond_factor: 
     return np.array(keep, dtype=int)
 
 
+def rdf_radius_limit(frames: Sequence[Atoms]) -> float:
+    """Largest r_max (Angstrom) an RDF over ``frames`` may use: half the shortest cell height."""
+    return 0.5 * min(frame.cell.volume / np.linalg.norm(np.cross(frame.cell[(k + 1) % 3], frame.cell[(k + 2) % 3]))
+                     for frame in frames for k in range(3))
+
+
 def rdf(frames: Sequence[Atoms], group_a: Sequence[int], group_b: Sequence[int], r_max: float,
         bins: int = 200, exclude_same_molecule: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Radial distribution function g_ab(r) averaged over periodic frames.
@@ -63,10 +69,9 @@ def rdf(frames: Sequence[Atoms], group_a: Sequence[int], group_b: Sequence[int],
     group_a, group_b = np.asarray(group_a, dtype=int), np.asarray(group_b, dtype=int)
     if len(group_a) == 0 or len(group_b) == 0:
         raise ValueError("rdf needs atoms in both groups")
-    heights = [frame.cell.volume / np.linalg.norm(np.cross(frame.cell[(k + 1) % 3], frame.cell[(k + 2) % 3]))
-               for frame in frames for k in range(3)]
-    if r_max > 0.5 * min(heights) + 1e-9:
-        raise ValueError(f"r_max {r_max} A exceeds half the shortest cell height ({0.5 * min(heights):.2f} A)")
+    limit = rdf_radius_limit(frames)
+    if r_max > limit + 1e-9:
+        raise ValueError(f"r_max {r_max} A exceeds half the shortest cell height ({limit:.2f} A)")
     molecule = molecule_ids(frames[0])
     valid = group_a[:, None] != group_b[None, :]
     if exclude_same_molecule:

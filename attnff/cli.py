@@ -87,7 +87,7 @@ def _md_analysis(out, rdf_pairs: list[str]) -> dict:
     import numpy as np
     from ase.io import read
 
-    from .analysis import broken_molecule_frames, rdf
+    from .analysis import broken_molecule_frames, rdf, rdf_radius_limit
     from .md import TRAJECTORY
     from .plots import rdf_plot
 
@@ -98,12 +98,12 @@ def _md_analysis(out, rdf_pairs: list[str]) -> dict:
     if rdf_pairs:
         equilibrated = frames[len(frames) // 2:]
         symbols = np.array(frames[0].get_chemical_symbols())
-        r_max = 0.5 * min(min(f.cell.cellpar()[:3]) for f in equilibrated) - 1e-6
+        r_max = min(rdf_radius_limit(equilibrated), 8.0)
         curves = {}
         for pair in rdf_pairs:
             a, b = pair.split("-")
             curves[pair] = rdf(equilibrated, np.flatnonzero(symbols == a), np.flatnonzero(symbols == b),
-                               r_max=min(r_max, 8.0), bins=150)
+                               r_max=r_max, bins=150)
         header = "r_A," + ",".join(f"g_{p}" for p in curves)
         table = np.column_stack([next(iter(curves.values()))[0]] + [g for _, g in curves.values()])
         np.savetxt(out / "rdf.csv", table, delimiter=",", header=header, comments="", fmt="%.6g")

@@ -32,6 +32,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import Trajectory, read
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 
+from .units import density_g_cm3
 from .errors import InvalidStructureError
 
 try:
@@ -50,8 +51,6 @@ LOG_COLUMNS = ("step", "time_ps", "epot_eV", "ekin_eV", "etot_eV", "temperature_
                "density_g_cm3")
 TRAJECTORY, LOG, SUMMARY = "md.traj", "md_log.csv", "summary.json"
 
-_AMU_G = units._amu * 1e3  # g per atomic mass unit
-_A3_CM3 = 1e-24  # cm^3 per A^3
 
 
 @dataclass
@@ -162,7 +161,7 @@ def _log_row(atoms: Atoms, step: int, time_fs: float) -> list[float]:
     volume = density = math.nan
     if atoms.pbc.all():
         volume = float(atoms.get_volume())
-        density = float(atoms.get_masses().sum()) * _AMU_G / (volume * _A3_CM3)
+        density = density_g_cm3(atoms)
     return [step, time_fs * 1e-3, epot, ekin, epot + ekin, float(atoms.get_temperature()), volume, density]
 
 

@@ -121,6 +121,12 @@ def _start(segment: Segment, molecules: list[Atoms], attempt: int) -> Atoms:
     return pack_box(molecules, segment.density_g_cm3, seed=segment.seed + 7919 * attempt)
 
 
+def _langevin(atoms: Atoms, segment: Segment, rng: np.random.Generator) -> Langevin:
+    """The segment's Langevin integrator for one chunk of MD, drawing its noise from ``rng``."""
+    return Langevin(atoms, segment.timestep_fs * units.fs, temperature_K=segment.temperature_K,
+                    friction=segment.friction_per_fs / units.fs, rng=rng, fixcm=False)
+
+
 def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path: Path, progress=None) -> dict:
     """Label the frames of ``segment`` that ``part_path`` does not hold yet; returns timing information.
 
@@ -162,17 +168,14 @@ def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path
         rng = np.random.default_rng([segment.seed, frame_index])
         if frame_index == relax_labels:
             thermalize_momenta(atoms, segment.temperature_K, rng=rng)
-        dynamics = Langevin(atoms, segment.timestep_fs * units.fs, temperature_K=segment.temperature_K,
-                            friction=segment.friction_per_fs / units.fs, rng=rng, fixcm=False)
-        dynamics.run(segment.stride)
+        _langevin(atoms, segment, rng).run(segment.stride)
         while segment.potential is not None and min_distance(atoms) < 0.6:
             attempt += 1  # the trained potential let atoms collide: start this segment's box afresh
             atoms = _start(segment, molecules, attempt)
             atoms.calc = driver
             FIRE(atoms, maxstep=0.1, logfile=None).run(fmax=0.05, steps=segment.relax_steps)
             thermalize_momenta(atoms, segment.temperature_K, rng=rng)
-            Langevin(atoms, segment.timestep_fs * units.fs, temperature_K=segment.temperature_K,
-                     friction=segment.friction_per_fs / units.fs, rng=rng, fixcm=False).run(segment.stride)
+            _langevin(atoms, segment, rng).run(segment.stride)
         label(frame_index, "md" if segment.potential is None else "active")
     return {"segment": segment.name, "new_frames": segment.frames - len(done),
             "seconds": time.perf_counter() - started}
