@@ -32,8 +32,8 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import Trajectory, read
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 
-from .units import density_g_cm3
 from .errors import InvalidStructureError
+from .units import density_g_cm3
 
 try:
     from ase.md.velocitydistribution import thermalize_momenta
