@@ -117,8 +117,17 @@ def _driver(segment: Segment, reference):
     return AttnCalculator.load(segment.potential, device="cpu", dtype="float32")
 
 
+_PACKING_RETRIES = 50
+
+
 def _start(segment: Segment, molecules: list[Atoms], attempt: int) -> Atoms:
-    return pack_box(molecules, segment.density_g_cm3, seed=segment.seed + 7919 * attempt)
+    """A freshly packed box; at high density a random insertion order can jam, so other seeds are tried."""
+    for retry in range(_PACKING_RETRIES):
+        try:
+            return pack_box(molecules, segment.density_g_cm3, seed=segment.seed + 7919 * attempt + 104729 * retry)
+        except ValueError as error:
+            failure = error
+    raise ValueError(f"segment {segment.name}: {_PACKING_RETRIES} packing seeds failed; last: {failure}")
 
 
 def _langevin(atoms: Atoms, segment: Segment, rng: np.random.Generator) -> Langevin:

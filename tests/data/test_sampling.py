@@ -83,3 +83,25 @@ def test_active_learning_segment_runs_md_with_a_potential_and_labels_with_the_re
     assert [f.info["stage"] for f in frames] == ["active", "active"]
     assert all(f.info["driver"] == str(driver) and f.get_stress().shape == (6,) for f in frames)
     assert not np.allclose(frames[0].positions, frames[1].positions)
+
+
+def test_a_jammed_packing_is_retried_with_other_seeds_and_then_named(monkeypatch):
+    from attnff.data import sampling
+
+    molecules = _ean().ion_pairs(1)
+    seeds = []
+    real_pack = sampling.pack_box
+
+    def jam_twice(molecules, density, seed):
+        seeds.append(seed)
+        if len(seeds) <= 2:
+            raise ValueError("could not place molecule 1")
+        return real_pack(molecules, density, seed=seed)
+
+    monkeypatch.setattr(sampling, "pack_box", jam_twice)
+    box = sampling._start(SEGMENT, molecules, attempt=0)
+    assert len(box) == 15 and len(set(seeds)) == 3 and seeds[0] == SEGMENT.seed
+
+    monkeypatch.setattr(sampling, "pack_box", lambda *args, **kwargs: (_ for _ in ()).throw(ValueError("jam")))
+    with pytest.raises(ValueError, match="segment0000: 50 packing seeds failed; last: jam"):
+        sampling._start(SEGMENT, molecules, attempt=0)
