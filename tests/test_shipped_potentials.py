@@ -17,7 +17,7 @@ from attnff import AttnCalculator, list_potentials
 from attnff.errors import ChargeSpinError
 from attnff.data import DataSpec, GraphDataset, read_configurations
 from attnff.train import evaluate
-from tests.conftest import shared_file
+from tests.conftest import ean_example, shared_file
 from tests.physics import assertions as check
 
 SHIPPED = sorted(list_potentials())
@@ -34,7 +34,12 @@ def test_jat_md17_ethanol_is_shipped():
 
 
 def _test_molecule(calc) -> Atoms:
-    """Ethanol for potentials that know C, H, O; CH2 for the CH2 potentials."""
+    """An EAN ion pair for potentials that know N; ethanol for those that know C, H, O; else CH2."""
+    if set(calc.potential.species) >= {1, 6, 7, 8}:
+        ean = ean_example()
+        cation, anion = ean.ethylammonium(), ean.nitrate()
+        anion.translate(cation.positions[cation.get_chemical_symbols().index("N")] + [0.0, 0.0, 2.8])
+        return cation + anion
     if set(calc.potential.species) >= {1, 6, 8}:
         return read(ETHANOL)
     return Atoms("CH2", positions=[[0, 0, 0], [1.1, 0, 0], [-0.25, 1.07, 0.1]])

@@ -1,24 +1,12 @@
 """The GFN-xTB data generator on a one-pair EAN box with a tiny budget (needs tblite)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from ase.io import read
 
 from attnff.data.readers import DataSpec, read_configurations
 from attnff.data.sampling import Segment, generate, min_distance, run_segment
-from tests.conftest import require_module
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ionic_liquid"
-
-
-def _ean():
-    spec = importlib.util.spec_from_file_location("ean_example", EXAMPLE / "ean.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import ean_example as _ean, require_module
 
 
 SEGMENT = Segment(index=0, seed=11, density_g_cm3=1.21, temperature_K=300.0, frames=3, stride=1,
