@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTAL_DENSITY = 1.21  # g/cm3, liquid EAN at 298 K
+sys.path.insert(0, str(ROOT / "examples" / "ionic_liquid"))
 RUNS = {"nvt": ["--ensemble", "nvt"], "npt": ["--ensemble", "npt", "--pressure", "1"]}
 
 
@@ -45,6 +45,8 @@ def _command(args, ensemble: str, structure: Path, run_dir: Path, steps: int, re
 
 
 def _report(args, results: dict) -> str:
+    from ean import EXPERIMENTAL_DENSITY
+
     lines = [
         "# jat-ean: NVT and NPT of liquid EAN",
         "",
@@ -94,8 +96,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     structure = args.out / "ean_box.xyz"
     if not structure.exists():
-        subprocess.run([sys.executable, str(ROOT / "examples" / "ionic_liquid" / "build_box.py"), "--pairs",
-                        str(args.pairs), "--potential", args.potential, "--out", str(structure)], check=True)
+        from build_box import main as build_box
+
+        build_box(["--pairs", str(args.pairs), "--potential", args.potential, "--out", str(structure)])
     environment = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     processes, started = {}, {}
     for name in RUNS:
@@ -104,10 +107,10 @@ def main() -> None:
         remaining = args.steps - done
         if remaining <= 0:
             continue
-        log = open(args.out / f"{name}.log", "a")
         started[name] = (time.perf_counter(), remaining)
-        processes[name] = subprocess.Popen(_command(args, name, structure, run_dir, remaining, done > 0),
-                                           stdout=log, stderr=subprocess.STDOUT, env=environment)
+        with open(args.out / f"{name}.log", "a") as log:  # the child keeps its own copy of the handle
+            processes[name] = subprocess.Popen(_command(args, name, structure, run_dir, remaining, done > 0),
+                                               stdout=log, stderr=subprocess.STDOUT, env=environment)
     wall_minutes = {}
     for name, process in processes.items():
         process.wait()
@@ -116,7 +119,8 @@ def main() -> None:
     results = {}
     for name in RUNS:
         run_dir = args.out / name
-        if not (run_dir / "summary.json").exists():
+        if not (run_dir / "summary.json").exists() or not (run_dir / "analysis.json").exists():
+            print(f"{name}: no results, see {args.out / (name + '.log')}")
             continue
         result = json.loads((run_dir / "summary.json").read_text()) | json.loads((run_dir / "analysis.json").read_text())
         result["wall_minutes"] = wall_minutes.get(name, float("nan"))
