@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from ..data.readers import DataSpec
@@ -24,6 +25,9 @@ class DataConfig:
     fractions {"train": 0.8, ...} of a seeded shuffle. test_path: a separate test file
     (read with the same units and keys) instead of a test split. ``path`` and ``test_path``
     may also be lists of files, read in order and concatenated.
+    max_force: eV/A; training/validation frames with an atomic force norm above it are left out
+    (for example near-collisions from a failed active-learning round). The test set is kept
+    whole and also scored on its frames within the cap.
     """
 
     path: str | list
@@ -37,6 +41,7 @@ class DataConfig:
     dipole_key: str | None = None
     split: dict = field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})
     test_path: str | list | None = None
+    max_force: float | None = None
 
     @property
     def paths(self) -> list[str]:
@@ -47,6 +52,12 @@ class DataConfig:
         if self.test_path is None:
             return []
         return [self.test_path] if isinstance(self.test_path, str) else list(self.test_path)
+
+    def within_max_force(self, config) -> bool:
+        """True when ``config`` (a Configuration) has no atomic force norm above ``max_force``."""
+        if self.max_force is None or config.forces is None:
+            return True
+        return bool(np.linalg.norm(config.forces, axis=1).max() <= self.max_force)
 
     def spec(self, path: str) -> DataSpec:
         return DataSpec(path, self.format, self.energy_unit, self.length_unit,

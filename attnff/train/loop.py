@@ -110,8 +110,12 @@ def _initialise_from(potential: Potential, name_or_path: str) -> None:
 
 
 def load_splits(config: RunConfig):
-    """Read the data of a run: (train, validation, test) configurations and the split indices."""
+    """Read the data of a run: (train, validation, test) configurations and the split indices.
+
+    Frames above ``data.max_force`` are dropped before the split; the test set is kept whole.
+    """
     configs = [c for path in config.data.paths for c in read_configurations(config.data.spec(path))]
+    configs = [c for c in configs if config.data.within_max_force(c)]
     splits = split_indices(len(configs), config.data.split, config.seed)
     if config.data.test_paths:
         test_configs = [c for path in config.data.test_paths for c in read_configurations(config.data.spec(path))]
@@ -120,6 +124,14 @@ def load_splits(config: RunConfig):
     train_configs = [configs[k] for k in splits["train"]]
     val_configs = [configs[k] for k in splits["validation"]]
     return train_configs, val_configs, test_configs, splits
+
+
+def _count_dropped(config: RunConfig) -> int:
+    """Training/validation frames left out by ``data.max_force`` (0 without a cap)."""
+    if config.data.max_force is None:
+        return 0
+    configs = [c for path in config.data.paths for c in read_configurations(config.data.spec(path))]
+    return sum(not config.data.within_max_force(c) for c in configs)
 
 
 def _trim_log(log_path: Path, last_epoch: int) -> None:
@@ -238,8 +250,12 @@ def _finish(config, potential, state, val_set, test_configs, splits, command) ->
         final.load_state_dict(state["best_state"])
     final.eval()
     val = evaluate(final, val_set, config.training.eval_batch_size)
-    test = evaluate(final, GraphDataset(test_configs, final.cutoff), config.training.eval_batch_size) \
-        if test_configs else {}
+    test_set = GraphDataset(test_configs, final.cutoff)
+    test = evaluate(final, test_set, config.training.eval_batch_size) if test_configs else {}
+    metrics = {"validation": val, "test": test}
+    capped = [k for k, c in enumerate(test_configs) if config.data.within_max_force(c)]
+    if config.data.max_force is not None and capped:
+        metrics["test_within_max_force"] = evaluate(final, test_set, config.training.eval_batch_size, capped)
     card = {
         "name": config.name,
         "description": config.description,
@@ -254,6 +270,9 @@ def _finish(config, potential, state, val_set, test_configs, splits, command) ->
             "units_in_file": {"energy": config.data.energy_unit, "length": config.data.length_unit},
             "split": config.data.split,
             "sizes": {k: int(len(v)) for k, v in splits.items()} | {"test": len(test_configs)},
+            "max_force": config.data.max_force,
+            "test_within_max_force": len(capped),
+            "dropped_above_max_force": _count_dropped(config),
         },
         "training": {
             **asdict(config.training),
@@ -266,7 +285,7 @@ def _finish(config, potential, state, val_set, test_configs, splits, command) ->
             "attnff": __version__,
             "command": command,
         },
-        "metrics": {"validation": val, "test": test},
+        "metrics": metrics,
     }
     path = save_potential(final, Path(config.output) / f"{config.name}.safetensors", card)
     (Path(config.output) / "card.json").write_text(json.dumps(card, indent=2) + "\n")

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
-from ase.io import write
+from ase.io import read, write
 from safetensors.torch import load_file
 
 import attnff.train.loop as loop
@@ -67,6 +67,24 @@ def test_tiny_run_writes_loadable_potential_with_card(data_file, tmp_path):
     cell = bulk("Cu", "fcc", a=3.6, cubic=True)
     cell.calc = calc
     assert np.isfinite(cell.get_stress()).all()
+
+
+def test_max_force_drops_training_frames_and_scores_test_within_cap(data_file, tmp_path):
+    frames = read(data_file, ":")
+    largest = sorted(np.linalg.norm(a.get_forces(), axis=1).max() for a in frames)
+    cap, above = float(largest[-3]), 2
+    raw = _raw(data_file, tmp_path / "run", epochs=1)
+    raw["data"] = {"path": str(data_file), "test_path": str(data_file), "max_force": cap,
+                   "split": {"train": 0.75, "validation": 0.25}}
+    config = parse_config(raw)
+    train_configs, val_configs, test_configs, _ = loop.load_splits(config)
+    assert len(train_configs) + len(val_configs) == len(frames) - above and len(test_configs) == len(frames)
+    assert all(np.linalg.norm(c.forces, axis=1).max() <= cap for c in train_configs + val_configs)
+    card = AttnCalculator.load(train(config, progress=False), device="cpu").metadata["card"]
+    assert card["data"]["dropped_above_max_force"] == above
+    assert card["data"]["test_within_max_force"] == len(frames) - above
+    assert card["metrics"]["test_within_max_force"]["count"] == len(frames) - above
+    assert card["metrics"]["test"]["count"] == len(frames)
 
 
 @pytest.mark.parametrize("loss", ["huber", "logcosh"])
