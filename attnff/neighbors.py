@@ -5,8 +5,9 @@ i != j or S != 0, both directions stored, over all periodic images (also for
 cells smaller than the cutoff or skewed cells). Non-periodic directions get no
 images. Row 0 of ``edge_index`` is the receiver i, row 1 the sender j.
 
-CPU: vesin. CUDA, non-periodic: torch-cluster's ``radius_graph`` when
-installed (never capped: max_num_neighbors is set to the atom count).
+CPU: vesin. CUDA: vesin-torch on the device (periodic or not) when installed,
+else, for non-periodic structures, torch-cluster's ``radius_graph`` (never
+capped: max_num_neighbors is set to the atom count), else vesin on the host.
 """
 
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["neighbor_list", "radius_graph_torch", "NeighborCache"]
+__all__ = ["neighbor_list", "neighbor_list_torch", "radius_graph_torch", "device_backend", "NeighborCache"]
 
 
 def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
@@ -36,16 +37,42 @@ def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cuto
     pbc = np.asarray(pbc, dtype=bool)
     if len(positions) == 0 or (len(positions) == 1 and not pbc.any()):
         return np.zeros((2, 0), np.int64), np.zeros((0, 3), np.int64)
-    box = np.asarray(cell, dtype=np.float64).copy()
-    if not pbc.all():
-        # non-periodic directions: zero box rows (vesin makes no images along them)
-        box[~pbc] = 0.0
-        if not pbc.any():
-            box = np.zeros((3, 3))
+    box = _vesin_box(cell, pbc)
     i, j, shifts = NeighborList(cutoff=float(cutoff), full_list=True).compute(
         points=positions, box=box, periodic=pbc if pbc.any() else False, quantities="ijS"
     )
     return np.stack([i, j]).astype(np.int64), shifts.astype(np.int64)
+
+
+def _vesin_box(cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
+    """The box vesin expects: rows of non-periodic directions zeroed (no images along them)."""
+    box = np.asarray(cell, dtype=np.float64).copy()
+    box[~pbc] = 0.0
+    return box
+
+
+def neighbor_list_torch(positions: torch.Tensor, cell: np.ndarray, pbc: np.ndarray, cutoff: float
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``neighbor_list`` computed on the positions' device (CPU or CUDA) with vesin-torch.
+
+    Args:
+        positions: (N, 3) Angstrom, float64 tensor on the target device.
+        cell, pbc, cutoff: as for ``neighbor_list``.
+
+    Returns:
+        edge_index (2, E) int64 and shifts (E, 3) int64 on the positions' device.
+    """
+    from vesin_torch import NeighborList
+
+    pbc = np.asarray(pbc, dtype=bool)
+    device = positions.device
+    if positions.shape[0] == 0 or (positions.shape[0] == 1 and not pbc.any()):
+        return torch.zeros((2, 0), dtype=torch.long, device=device), torch.zeros((0, 3), dtype=torch.long, device=device)
+    box = torch.as_tensor(_vesin_box(cell, pbc), dtype=positions.dtype, device=device)
+    periodic = torch.as_tensor(pbc, device=device) if pbc.any() else False
+    i, j, shifts = NeighborList(cutoff=float(cutoff), full_list=True).compute(
+        points=positions, box=box, periodic=periodic, quantities="ijS")
+    return torch.stack([i, j]).long(), shifts.long()
 
 
 def radius_graph_torch(positions: torch.Tensor, cutoff: float) -> torch.Tensor:
@@ -58,12 +85,22 @@ def radius_graph_torch(positions: torch.Tensor, cutoff: float) -> torch.Tensor:
     return torch.stack([target, source])
 
 
-def _torch_cluster_available() -> bool:
+def _installed(module: str) -> bool:
     try:
-        import torch_cluster  # noqa: F401
+        __import__(module)
     except ImportError:
         return False
     return True
+
+
+def device_backend(device: torch.device, periodic: bool) -> str:
+    """Which builder serves ``device``: "vesin-torch" (on the device), "torch-cluster"
+    (CUDA, non-periodic) or "vesin" (host, then copied to the device)."""
+    if device.type == "cuda" and _installed("vesin_torch"):
+        return "vesin-torch"
+    if device.type == "cuda" and not periodic and _installed("torch_cluster"):
+        return "torch-cluster"
+    return "vesin"
 
 
 @dataclass
@@ -111,7 +148,13 @@ class NeighborCache:
         """Edges (2, E) and integer shifts (E, 3) on ``device`` for one structure."""
         if self._stale(positions, cell, pbc):
             radius = self.cutoff + self.skin
-            if self.device.type == "cuda" and not pbc.any() and _torch_cluster_available():
+            backend = device_backend(self.device, bool(pbc.any()))
+            if backend == "vesin-torch":
+                pos = torch.as_tensor(positions, dtype=torch.float64, device=self.device)
+                edge_index, shifts = neighbor_list_torch(pos, cell, pbc, radius)
+                # one copy per rebuild (every few steps within the skin), none per step
+                edges, shift_np = edge_index.cpu().numpy(), shifts.cpu().numpy()
+            elif backend == "torch-cluster":
                 pos = torch.as_tensor(positions, device=self.device)
                 edge_index = radius_graph_torch(pos, radius)
                 shifts = torch.zeros((edge_index.shape[1], 3), dtype=torch.long, device=self.device)

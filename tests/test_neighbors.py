@@ -115,3 +115,32 @@ def test_torch_cluster_graph_on_cpu_matches_vesin_when_installed():
     edges = radius_graph_torch(torch.as_tensor(positions), 2.5).numpy()
     reference, _ = neighbor_list(positions, np.zeros((3, 3)), np.zeros(3, bool), 2.5)
     assert {tuple(e) for e in edges.T} == {tuple(e) for e in reference.T}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_vesin_torch_device_list_matches_brute_force(case):
+    """vesin-torch (the GPU path for periodic and open structures) runs on the CPU too: same contract."""
+    pytest.importorskip("vesin_torch")
+    from attnff.neighbors import neighbor_list_torch
+
+    cell, pbc = CASES[case]
+    rng = np.random.default_rng(11)
+    positions = rng.random((6, 3)) @ cell if np.abs(cell).sum() else rng.random((6, 3)) * 4.0
+    positions[:, ~np.asarray(pbc)] = rng.random((6, (~np.asarray(pbc)).sum())) * 4.0
+    edge_index, shifts = neighbor_list_torch(torch.as_tensor(positions), cell, np.array(pbc), 3.5)
+    assert edge_index.dtype == shifts.dtype == torch.long
+    assert as_set(edge_index.numpy(), shifts.numpy()) == brute_force(positions, cell, pbc, 3.5)
+    single = neighbor_list_torch(torch.zeros((1, 3), dtype=torch.float64), np.zeros((3, 3)), np.zeros(3, bool), 3.0)
+    assert single[0].shape == (2, 0) and single[1].shape == (0, 3)
+
+
+def test_device_backend_prefers_device_builders_on_cuda(monkeypatch):
+    import attnff.neighbors as neighbors
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    monkeypatch.setattr(neighbors, "_installed", lambda module: True)
+    assert neighbors.device_backend(cuda, periodic=True) == "vesin-torch"
+    assert neighbors.device_backend(cpu, periodic=False) == "vesin"
+    monkeypatch.setattr(neighbors, "_installed", lambda module: module == "torch_cluster")
+    assert neighbors.device_backend(cuda, periodic=False) == "torch-cluster"
+    assert neighbors.device_backend(cuda, periodic=True) == "vesin"
