@@ -15,11 +15,12 @@ from pathlib import Path
 from attnff.model_file import load_potential, read_metadata, save_potential
 
 ROOT = Path(__file__).resolve().parents[1]
+SETS = ("validation", "test", "test_within_max_force")  # the last only for runs with data.max_force
 
 
 def _metrics_table(metrics: dict) -> str:
     rows = ["| set | energy MAE | energy RMSE | force MAE | force RMSE |", "| --- | --- | --- | --- | --- |"]
-    for name in ("validation", "test"):
+    for name in SETS:
         m = metrics.get(name) or {}
         if "energy_mae" not in m:
             continue
@@ -29,7 +30,7 @@ def _metrics_table(metrics: dict) -> str:
         rows.append(f"| {name} ({int(m['count'])}) | {1e3 * m['energy_mae']:.2f} meV ({m['energy_mae_kcal_mol']:.3f} "
                     f"kcal/mol) | {1e3 * m['energy_rmse']:.2f} meV ({m['energy_rmse_kcal_mol']:.3f} kcal/mol) | "
                     f"{force[0]} | {force[1]} |")
-    stress = [(name, metrics[name]) for name in ("validation", "test") if "stress_mae" in (metrics.get(name) or {})]
+    stress = [(name, metrics[name]) for name in SETS if "stress_mae" in (metrics.get(name) or {})]
     if stress:
         rows += ["", "| set | energy MAE per atom | stress MAE | stress RMSE |", "| --- | --- | --- | --- |"]
         rows += [f"| {name} ({int(m['count'])}) | {1e3 * m['energy_per_atom_mae']:.2f} meV/atom | "
@@ -42,6 +43,14 @@ def _notes(card: dict) -> str:
     """An optional "notes" card entry (list of lines) as its own section."""
     notes = card.get("notes")
     return "" if not notes else "\n## Notes\n" + "\n".join(f"- {line}" for line in notes) + "\n"
+
+
+def _max_force(data: dict) -> str:
+    if data.get("max_force") is None:
+        return ""
+    return (f"\n- Frames with an atomic force above {data['max_force']} eV/A left out of training and validation: "
+            f"{data['dropped_above_max_force']}; test_within_max_force scores the {data['test_within_max_force']} "
+            "test frames within that cap, test scores them all")
 
 
 def model_card(meta: dict) -> str:
@@ -58,7 +67,7 @@ def model_card(meta: dict) -> str:
 
 ## Data
 - File `{data['file']}` (sha256 `{data['sha256'][:16]}...`){f", test file `{data['test_file']}`" if data.get('test_file') else ''}
-- Split {data['split']}; sizes {data['sizes']}
+- Split {data['split']}; sizes {data['sizes']}{_max_force(data)}
 
 ## Errors (float64 evaluation of the shipped weights)
 {_metrics_table(card['metrics'])}

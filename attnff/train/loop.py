@@ -97,8 +97,9 @@ def _selection_score(metrics: dict, weights: LossWeights) -> float:
     return score
 
 
-def _initialise_from(potential: Potential, name_or_path: str) -> None:
-    """Copy the model weights of a potential file (same model, config, species) into ``potential``."""
+def _initialise_from(potential: Potential, name_or_path: str, keep_scale: bool = False) -> None:
+    """Copy the model weights of a potential file (same model, config, species) into ``potential``;
+    with ``keep_scale`` also its energy scale."""
     source, meta = load_potential(resolve_potential(name_or_path))
     if (source.model_name, source.model_config, source.species) != \
             (potential.model_name, potential.model_config, potential.species):  # configs with defaults filled in
@@ -107,6 +108,8 @@ def _initialise_from(potential: Potential, name_or_path: str) -> None:
                           f"{potential.model_config} species {list(potential.species)}")
     weights = {k: v for k, v in source.state_dict().items() if k.startswith("model.")}
     potential.load_state_dict(weights, strict=False)
+    if keep_scale:
+        potential.scale.copy_(source.scale)
 
 
 def load_splits(config: RunConfig):
@@ -166,7 +169,7 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
     scale = _energy_scale(train_configs, species, references)
     potential = Potential(config.model_name, config.model, species, references, scale)
     if t.init_from:
-        _initialise_from(potential, t.init_from)
+        _initialise_from(potential, t.init_from, t.init_keep_scale)
     potential = potential.to(device=device, dtype=dtype)
     cutoff = potential.cutoff
     train_set, val_set = GraphDataset(train_configs, cutoff), GraphDataset(val_configs, cutoff)

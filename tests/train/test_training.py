@@ -7,6 +7,7 @@ import pytest
 import yaml
 from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 from safetensors.torch import load_file
 
@@ -141,6 +142,24 @@ def test_cli_train_with_overrides(data_file, tmp_path, capsys):
     assert load_config(config, ["training.epochs=1"]).training.epochs == 1
     assert main(["train", str(config), "--set", "training.bogus=1"]) == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_fine_tuning_keeps_the_source_scale_only_when_asked(data_file, tmp_path):
+    first = train(parse_config(_raw(data_file, tmp_path / "base", epochs=1)), progress=False)
+    source_scale = float(AttnCalculator.load(first, device="cpu").potential.scale)
+    stronger = tmp_path / "stronger.extxyz"  # the same frames with twice the forces: another RMS force
+    frames = read(data_file, ":")
+    for atoms in frames:
+        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=2 * atoms.get_forces())
+    write(stronger, frames)
+    scales = {}
+    for keep in (False, True):
+        raw = _raw(data_file, tmp_path / f"keep{keep}", epochs=1, init_from=str(first), init_keep_scale=keep,
+                   stress_weight=0.0)
+        raw["data"]["path"] = str(stronger)
+        scales[keep] = float(AttnCalculator.load(train(parse_config(raw), progress=False), device="cpu").potential.scale)
+    assert scales[True] == pytest.approx(source_scale, rel=1e-12)
+    assert abs(scales[False] - source_scale) > 1e-3 * source_scale
 
 
 def test_several_data_files_and_fine_tuning_from_a_potential(data_file, tmp_path):
