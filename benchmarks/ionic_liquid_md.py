@@ -107,15 +107,17 @@ def main() -> None:
         remaining = args.steps - done
         if remaining <= 0:
             continue
-        started[name] = (time.perf_counter(), remaining)
+        started[name] = (time.perf_counter(), done)
         with open(args.out / f"{name}.log", "a") as log:  # the child keeps its own copy of the handle
             processes[name] = subprocess.Popen(_command(args, name, structure, run_dir, remaining, done > 0),
                                                stdout=log, stderr=subprocess.STDOUT, env=environment)
     wall_minutes = {}
-    for name, process in processes.items():
-        process.wait()
-        wall_minutes[name] = (time.perf_counter() - started[name][0]) / 60
-        print(f"{name}: exit {process.returncode} after {wall_minutes[name]:.1f} min")
+    while len(wall_minutes) < len(processes):  # each run's own end time, whichever finishes first
+        for name, process in processes.items():
+            if name not in wall_minutes and process.poll() is not None:
+                wall_minutes[name] = (time.perf_counter() - started[name][0]) / 60
+                print(f"{name}: exit {process.returncode} after {wall_minutes[name]:.1f} min")
+        time.sleep(1.0)
     results = {}
     for name in RUNS:
         run_dir = args.out / name
@@ -124,7 +126,8 @@ def main() -> None:
             continue
         result = json.loads((run_dir / "summary.json").read_text()) | json.loads((run_dir / "analysis.json").read_text())
         result["wall_minutes"] = wall_minutes.get(name, float("nan"))
-        result["ms_per_step"] = 6e4 * result["wall_minutes"] / started[name][1] if name in started else float("nan")
+        steps_now = result["steps"] - started[name][1] if name in started else 0
+        result["ms_per_step"] = 6e4 * result["wall_minutes"] / steps_now if steps_now > 0 else float("nan")
         results[name] = result
         print(name, json.dumps({k: result[k] for k in ("steps", "time_ps", "has_nan", "broken_molecule_frames",
                                                        "mean_temperature_K", "mean_density_g_cm3")}))

