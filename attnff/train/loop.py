@@ -112,13 +112,14 @@ def _initialise_from(potential: Potential, name_or_path: str, keep_scale: bool =
         potential.scale.copy_(source.scale)
 
 
-def load_splits(config: RunConfig):
-    """Read the data of a run: (train, validation, test) configurations and the split indices.
-
-    Frames above ``data.max_force`` are dropped before the split; the test set is kept whole.
-    """
+def _read_pool(config: RunConfig) -> tuple[list, int]:
+    """The training/validation frames of a run, and how many ``data.max_force`` left out."""
     configs = [c for path in config.data.paths for c in read_configurations(config.data.spec(path))]
-    configs = [c for c in configs if config.data.within_max_force(c)]
+    kept = [c for c in configs if config.data.within_max_force(c)]
+    return kept, len(configs) - len(kept)
+
+
+def _split(config: RunConfig, configs: list):
     splits = split_indices(len(configs), config.data.split, config.seed)
     if config.data.test_paths:
         test_configs = [c for path in config.data.test_paths for c in read_configurations(config.data.spec(path))]
@@ -129,12 +130,12 @@ def load_splits(config: RunConfig):
     return train_configs, val_configs, test_configs, splits
 
 
-def _count_dropped(config: RunConfig) -> int:
-    """Training/validation frames left out by ``data.max_force`` (0 without a cap)."""
-    if config.data.max_force is None:
-        return 0
-    configs = [c for path in config.data.paths for c in read_configurations(config.data.spec(path))]
-    return sum(not config.data.within_max_force(c) for c in configs)
+def load_splits(config: RunConfig):
+    """Read the data of a run: (train, validation, test) configurations and the split indices.
+
+    Frames above ``data.max_force`` are dropped before the split; the test set is kept whole.
+    """
+    return _split(config, _read_pool(config)[0])
 
 
 def _trim_log(log_path: Path, last_epoch: int) -> None:
@@ -162,7 +163,8 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
     if t.threads:
         torch.set_num_threads(t.threads)
 
-    train_configs, val_configs, test_configs, splits = load_splits(config)
+    pool, dropped = _read_pool(config)
+    train_configs, val_configs, test_configs, splits = _split(config, pool)
     species = _check_data(config, train_configs, val_configs + test_configs, config.model.supports_charge_spin)
     references = fit_reference_energies([c.numbers for c in train_configs],
                                         np.array([c.energy for c in train_configs]), species)
@@ -243,10 +245,10 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
         bar.set_postfix(val_F_mae=f"{val.get('forces_mae', float('nan')):.4f}",
                         val_E_mae=f"{val.get('energy_mae', float('nan')):.4f}")
     bar.close()
-    return _finish(config, potential, state, val_set, test_configs, splits, command)
+    return _finish(config, potential, state, val_set, test_configs, splits, dropped, command)
 
 
-def _finish(config, potential, state, val_set, test_configs, splits, command) -> Path:
+def _finish(config, potential, state, val_set, test_configs, splits, dropped, command) -> Path:
     """Load the best weights, evaluate in float64, write the potential file with its card."""
     final = potential.to(dtype=torch.float64)
     if state["best_state"] is not None:
@@ -275,7 +277,7 @@ def _finish(config, potential, state, val_set, test_configs, splits, command) ->
             "sizes": {k: int(len(v)) for k, v in splits.items()} | {"test": len(test_configs)},
             "max_force": config.data.max_force,
             "test_within_max_force": len(capped),
-            "dropped_above_max_force": _count_dropped(config),
+            "dropped_above_max_force": dropped,
         },
         "training": {
             **asdict(config.training),
