@@ -55,13 +55,17 @@ class AttnCalculator(Calculator):
         keep_memory: keep freed memory in the process between calls (glibc malloc thresholds,
             process-wide, see ``attnff.allocator``): large autograd buffers are then not unmapped
             and page-faulted again on every MD step. False leaves the allocator as it is.
+        recompute_layers: recompute each layer's intermediates while taking forces instead of keeping
+            them (``attnff.nn.recompute``): peak memory falls by about the number of layers, each call
+            takes about 1.3x as long. For systems that do not fit in memory otherwise.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "energies", "stress", "dipole"]
 
     def __init__(self, potential: Potential, device: str | torch.device = "auto",
                  dtype: str | torch.dtype = "float32", skin: float = 0.5,
-                 metadata: dict[str, Any] | None = None, keep_memory: bool = True, **kwargs):
+                 metadata: dict[str, Any] | None = None, keep_memory: bool = True,
+                 recompute_layers: bool = False, **kwargs):
         super().__init__(**kwargs)
         if keep_memory:
             keep_freed_memory()
@@ -70,6 +74,7 @@ class AttnCalculator(Calculator):
         self.potential = copy.deepcopy(potential).to(device=self.device, dtype=self.dtype).eval()
         for parameter in self.potential.parameters():
             parameter.requires_grad_(False)
+        self.potential.recompute_layers = recompute_layers
         self.metadata = metadata or {}
         self.neighbors = NeighborCache(potential.cutoff, skin, self.device)
         # pairs the model sees: within the cutoff plus a margin far above rounding, so that no pair

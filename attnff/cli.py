@@ -63,7 +63,8 @@ def _md(args) -> None:
         _fail(ValueError("nve has no thermostat; use --ensemble nvt"))
     ensemble = f"nvt-{args.thermostat or 'langevin'}" if args.ensemble == "nvt" else args.ensemble
     try:
-        calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype)
+        calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
+                                   recompute_layers=args.recompute_layers)
         summary = run(read(args.structure), calc, ensemble=ensemble, temperature_K=args.temperature,
                       timestep_fs=args.timestep, steps=args.steps, out_dir=args.out, pressure_bar=args.pressure,
                       friction=args.friction, seed=args.seed, log_interval=args.log_interval,
@@ -139,7 +140,8 @@ def _scan(args) -> None:
     function, indices = ((scan.bond, args.bond) if args.bond else (scan.angle, args.angle) if args.angle
                          else (scan.dihedral, args.dihedral))
     try:
-        calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype)
+        calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
+                                   recompute_layers=args.recompute_layers)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # non-converged points are listed below instead
             result = function(read(args.structure), calc, *indices, values, **options)
@@ -160,6 +162,8 @@ def _add_potential_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--potential", required=True, help="shipped potential name or potential file")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    parser.add_argument("--recompute-layers", action="store_true",
+                        help="recompute layers while taking forces: less memory for large systems, ~1.3-1.5x the time")
     parser.add_argument("--out", required=True, help="output folder")
 
 

@@ -57,6 +57,17 @@ class Potential(nn.Module):
         return bool(getattr(self.model.config, "dipole", False))
 
     @property
+    def recompute_layers(self) -> bool:
+        """Recompute each layer in the backward pass: peak memory / about the layer count, time x ~1.3."""
+        return bool(getattr(self.model, "recompute_layers", False))
+
+    @recompute_layers.setter
+    def recompute_layers(self, value: bool) -> None:
+        if value and not hasattr(self.model, "recompute_layers"):
+            raise ValueError(f"model {self.model_name!r} does not support layer recomputation")
+        self.model.recompute_layers = bool(value)
+
+    @property
     def model_config(self) -> dict[str, Any]:
         return config_to_dict(self.model.config)
 

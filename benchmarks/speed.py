@@ -35,6 +35,8 @@ re-measured), so long sweeps can run in parts; the allocator table reads
 benchmarks/results/speed_allocators.json when it exists (a run with all three variants back
 to back, so that they share the machine's load); the doc and the log-log plot
 (docs/images/performance_scaling.png) are rewritten from all stored entries after every run.
+``--recompute`` adds each model with ``recompute_layers=True`` (layer intermediates recomputed
+while taking forces instead of kept: less memory, more time), stored as ``<model>@recompute``.
 A child gets an address-space limit (``--memory-limit-gib``, default 12); a case that
 exceeds it is stored as out of memory, not run again unless asked for.
 
@@ -218,6 +220,8 @@ def run_attnff_case(case: dict) -> dict:
     options = {}
     if "keep_memory" in inspect.signature(AttnCalculator.__init__).parameters:  # absent before the change
         options["keep_memory"] = case["allocator"] == "default"
+    if case["model"].endswith("@recompute"):
+        options["recompute_layers"] = True
     name = ATTNFF_MODELS[case["model"].split("@")[0]]
     calc = AttnCalculator.load(name, device="cpu", dtype=case["dtype"], **options)
     atoms.calc = calc
@@ -356,6 +360,8 @@ def run_sweep(args) -> None:
     models = list(args.models)
     if args.baseline_root:
         models += [f"{model}@baseline" for model in args.models]
+    if args.recompute:
+        models += [f"{model}@recompute" for model in args.models]
     if args.peers:
         available = peers_available()
         for peer in PEER_MODELS:
@@ -518,6 +524,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline-root", type=Path,
                         help="also time each attnff model with the attnff package found under this path (e.g. a "
                              "`git worktree` of an older commit), stored as <model>@baseline")
+    parser.add_argument("--recompute", action="store_true",
+                        help="also time each model with recompute_layers=True (stored as <model>@recompute)")
     parser.add_argument("--retry-oom", action="store_true", help="rerun cases stored as out of memory")
     parser.add_argument("--run-label", default="", help="free text stored with each result")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run: ethanol and 96 atoms, JAT, float32")

@@ -100,3 +100,15 @@ def test_md_command_refuses_a_bad_rdf_pair(files, capsys):
     with pytest.raises(SystemExit):
         main(["md", structure, "--potential", potential, "--rdf", "O-Xx"])
     assert "not an element pair" in capsys.readouterr().err
+
+
+def test_recompute_layers_flag_gives_the_same_scan(files, tmp_path):
+    potential, structure = files
+    energies = []
+    for flag in ([], ["--recompute-layers"]):
+        out = tmp_path / f"scan{len(flag)}"
+        assert main(["scan", structure, "--potential", potential, "--device", "cpu", "--bond", "0", "1",
+                     "--from", "1.3", "--to", "1.5", "--points", "3", "--out", str(out), *flag]) == 0
+        with open(out / "scan.csv", newline="") as handle:
+            energies.append([float(row["energy_eV"]) for row in csv.DictReader(handle)])
+    assert energies[1] == pytest.approx(energies[0], abs=1e-9)

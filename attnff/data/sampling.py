@@ -26,6 +26,7 @@ from ase import Atoms, io, units
 from ase.md.langevin import Langevin
 from ase.optimize import FIRE
 
+from ..errors import InvalidStructureError
 from ..md import thermalize_momenta
 from ..packing import pack_box
 from .reference import reference_label, tblite_calculator
@@ -136,6 +137,26 @@ def _langevin(atoms: Atoms, segment: Segment, rng: np.random.Generator) -> Lange
                     friction=segment.friction_per_fs / units.fs, rng=rng, fixcm=False)
 
 
+#: closest approach (Angstrom) at which an active-learning trajectory counts as collided
+_COLLISION_DISTANCE = 0.6
+
+
+def _md_chunk(atoms: Atoms, segment: Segment, rng: np.random.Generator) -> bool:
+    """Run ``segment.stride`` MD steps; False when a trained potential let atoms collide.
+
+    A collision is two atoms closer than 0.6 A after the chunk, or, within it, closer than the
+    calculator accepts (it refuses overlapping atoms). The reference driver never collides here:
+    its errors propagate.
+    """
+    try:
+        _langevin(atoms, segment, rng).run(segment.stride)
+    except InvalidStructureError:
+        if segment.potential is None:
+            raise
+        return False
+    return segment.potential is None or min_distance(atoms) >= _COLLISION_DISTANCE
+
+
 def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path: Path, progress=None) -> dict:
     """Label the frames of ``segment`` that ``part_path`` does not hold yet; returns timing information.
 
@@ -177,14 +198,12 @@ def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path
         rng = np.random.default_rng([segment.seed, frame_index])
         if frame_index == relax_labels:
             thermalize_momenta(atoms, segment.temperature_K, rng=rng)
-        _langevin(atoms, segment, rng).run(segment.stride)
-        while segment.potential is not None and min_distance(atoms) < 0.6:
+        while not _md_chunk(atoms, segment, rng):
             attempt += 1  # the trained potential let atoms collide: start this segment's box afresh
             atoms = _start(segment, molecules, attempt)
             atoms.calc = driver
             FIRE(atoms, maxstep=0.1, logfile=None).run(fmax=0.05, steps=segment.relax_steps)
             thermalize_momenta(atoms, segment.temperature_K, rng=rng)
-            _langevin(atoms, segment, rng).run(segment.stride)
         label(frame_index, "md" if segment.potential is None else "active")
     return {"segment": segment.name, "new_frames": segment.frames - len(done),
             "seconds": time.perf_counter() - started}

@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import BesselBasis, ExpNormalBasis, RecordsAttention, make_envelope, segment_softmax_with_self, segment_sum
+from ..nn import BesselBasis, ExpNormalBasis, RecordsAttention, make_envelope, run_layer, segment_softmax_with_self, segment_sum
 from ..nn.embedding import ElectronConfigurationEmbedding
 from ..nn.scatter import expand_ranges
 from ..nn.equivariant import GatedEquivariantBlock
@@ -165,7 +165,11 @@ class CMRET(nn.Module):
         config: CMRETConfig.
         num_species: unused beyond the registry contract (atoms are embedded by
             electron configuration, so any element works).
+
+    Set ``recompute_layers`` to recompute each layer in the backward pass (less memory, see nn.recompute).
     """
+
+    recompute_layers: bool = False
 
     def __init__(self, config: CMRETConfig, num_species: int):
         super().__init__()
@@ -247,7 +251,8 @@ class CMRET(nn.Module):
         s, v = self._initial_features(inputs)
         accumulated = torch.zeros_like(s)
         for layer in self.layers:
-            s, v, y = layer(s, v, inputs.edge_index, edge_features, phi, unit_ij, att_index, att_weights)
+            s, v, y = run_layer(layer, s, v, inputs.edge_index, edge_features, phi, unit_ij, att_index, att_weights,
+                                recompute=self.recompute_layers)
             accumulated = accumulated + y
         features = self.norm(accumulated)
         s_out, v_out = features, v

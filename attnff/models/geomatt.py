@@ -44,7 +44,7 @@ from torch import nn
 from torch.nn import functional
 
 from ..errors import InvalidStructureError
-from ..nn import MLP, GaussianBasis, RecordsAttention, make_envelope, segment_sum
+from ..nn import MLP, GaussianBasis, RecordsAttention, make_envelope, run_layer, segment_sum
 from ..nn.scatter import expand_ranges
 from .inputs import ModelInputs
 
@@ -279,8 +279,11 @@ class GeomAtt(nn.Module):
         num_species: number of species the potential knows.
 
     forward(inputs) returns {"energies": (N,)} per-atom energies in model units (the Potential scales
-    and sums them).
+    and sums them). Set ``recompute_layers`` to recompute each interaction in the backward pass
+    (less memory, see nn.recompute).
     """
+
+    recompute_layers: bool = False
 
     def __init__(self, config: GeomAttConfig, num_species: int):
         super().__init__()
@@ -327,6 +330,6 @@ class GeomAtt(nn.Module):
         for stream in self.streams:
             v = v_0
             for interaction in stream:
-                v = interaction(v, graph)
+                v = run_layer(interaction, v, graph, recompute=self.recompute_layers)
             finals.append(v)
         return {"energies": self.readout(torch.cat(finals, dim=-1)).squeeze(-1)}

@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import MLP, BesselBasis, RecordsAttention, make_envelope, segment_softmax_with_self, segment_sum
+from ..nn import MLP, BesselBasis, RecordsAttention, make_envelope, run_layer, segment_softmax_with_self, segment_sum
 from .inputs import ModelInputs
 
 __all__ = ["JATConfig", "JAT"]
@@ -141,7 +141,10 @@ class JAT(nn.Module):
         num_species: number of species the potential knows.
 
     forward(inputs) returns {"energies": (N,)} per-atom energies in model units (the Potential scales them).
+    Set ``recompute_layers`` to recompute each layer in the backward pass (less memory, see nn.recompute).
     """
+
+    recompute_layers: bool = False
 
     def __init__(self, config: JATConfig, num_species: int):
         super().__init__()
@@ -166,5 +169,5 @@ class JAT(nn.Module):
         rbf = self.basis(inputs.d_ij) * self.envelope(inputs.d_ij).unsqueeze(-1)
         h = self.embedding(inputs.species)
         for layer in self.layers:
-            h = layer(h, inputs.edge_index, inputs.d_ij, rbf, weights)
+            h = run_layer(layer, h, inputs.edge_index, inputs.d_ij, rbf, weights, recompute=self.recompute_layers)
         return {"energies": self.readout(h).squeeze(-1)}

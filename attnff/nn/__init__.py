@@ -3,6 +3,7 @@
 from .envelope import CosineEnvelope, PolynomialEnvelope, make_envelope
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
+from .recompute import run_layer
 from .recording import AttentionRecord, RecordsAttention, record_attention
 from .scatter import segment_softmax_with_self, segment_sum
 
@@ -17,6 +18,7 @@ __all__ = [
     "RecordsAttention",
     "make_envelope",
     "record_attention",
+    "run_layer",
     "segment_softmax_with_self",
     "segment_sum",
 ]

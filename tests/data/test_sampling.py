@@ -93,3 +93,28 @@ def test_a_jammed_packing_is_retried_with_other_seeds_and_then_named(monkeypatch
     monkeypatch.setattr(sampling, "pack_box", lambda *args, **kwargs: (_ for _ in ()).throw(ValueError("jam")))
     with pytest.raises(ValueError, match="segment0000: 50 packing seeds failed; last: jam"):
         sampling._start(SEGMENT, molecules, attempt=0)
+
+
+class _RefusingCalculator:
+    """Stands in for an AttnCalculator that meets overlapping atoms: every call raises."""
+
+    def get_forces(self, atoms):
+        from attnff.errors import InvalidStructureError
+        raise InvalidStructureError("atoms 0 and 1 are 0.05 A apart (minimum 0.1 A): overlapping atoms")
+
+    get_potential_energy = get_forces
+
+
+def test_a_collision_the_calculator_refuses_counts_as_a_collision_not_a_crash():
+    from ase import Atoms
+
+    from attnff.data.sampling import _md_chunk
+    from attnff.errors import InvalidStructureError
+
+    atoms = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.05]], cell=[5, 5, 5], pbc=True)
+    atoms.calc = _RefusingCalculator()
+    active = Segment(index=0, seed=0, density_g_cm3=1.2, temperature_K=300, frames=1, stride=2, potential="jat-ean")
+    assert _md_chunk(atoms, active, np.random.default_rng(0)) is False
+    reference = Segment(index=0, seed=0, density_g_cm3=1.2, temperature_K=300, frames=1, stride=2)
+    with pytest.raises(InvalidStructureError):
+        _md_chunk(atoms, reference, np.random.default_rng(0))
