@@ -121,13 +121,13 @@ def ch2_table() -> list[str]:
     return lines
 
 
-def ean_table() -> list[str]:
-    """jat-ean on its test file, split by how the frames were sampled, with stress errors."""
+def ean_table(potential: str = "jat-ean") -> list[str]:
+    """``potential`` (jat-ean or a file of a later round) on the EAN test file, split by sampling stage."""
     config = load_config(CONFIGS["jat-ean"])
     path = Path(config.data.test_path)
     stages = np.array([frame.info["stage"] for frame in read(path, ":")])
     configs = read_configurations(DataSpec(str(path)))
-    calc = AttnCalculator.load("jat-ean", device="cpu", dtype="float64")
+    calc = AttnCalculator.load(potential, device="cpu", dtype="float64")
     cap = load_config(EAN_BASE_CONFIG).data
     within = np.array([cap.within_max_force(c) for c in configs])
     largest = max(float(np.linalg.norm(c.forces, axis=1).max()) for c in configs)
