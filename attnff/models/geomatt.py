@@ -299,19 +299,25 @@ class GeomAtt(nn.Module):
         )
         self.readout = MLP((len(config.orders) * config.width, config.readout_hidden, 1),
                            activation=ShiftedSoftplus)
+        self._triplet_cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def pair_graph(self, inputs: ModelInputs) -> PairGraph:
-        """The pairs within the cutoff plus self pairs, their features and (if needed) triplets."""
-        keep = torch.nonzero(inputs.d_ij < self.cutoff).squeeze(-1)  # skin edges contribute exactly 0
-        d_ij = inputs.d_ij[keep]
+        """Every pair of the list plus self pairs, their features and (if needed) triplets.
+
+        Pairs at or beyond the cutoff (neighbour-list skin) stay in the graph with weight exactly 0,
+        so the per-step path selects nothing on the host (no device synchronisation).
+        """
+        d_ij = inputs.d_ij
         num_atoms = inputs.species.shape[0]
         atoms = torch.arange(num_atoms, device=d_ij.device)
-        receivers = torch.cat([inputs.edge_index[0, keep], atoms])
-        senders = torch.cat([inputs.edge_index[1, keep], atoms])
-        edge_range = self.envelope(d_ij) if self.config.envelope_range else torch.ones_like(d_ij)
+        receivers = torch.cat([inputs.edge_index[0], atoms])
+        senders = torch.cat([inputs.edge_index[1], atoms])
+        if self.config.envelope_range:
+            edge_range = self.envelope(d_ij)  # exactly 0 from the cutoff on
+        else:
+            edge_range = (d_ij < self.cutoff).to(d_ij.dtype)
         if max(self.config.orders) > 2:
-            vectors = torch.cat([inputs.vec_ij[keep].detach(), inputs.vec_ij.new_zeros((num_atoms, 3))])
-            triplets = build_triplets(receivers, senders, vectors, num_atoms, self.cutoff)
+            triplets = self._triplets(inputs, receivers, senders)
         else:
             triplets = receivers.new_zeros((3, 0))
         return PairGraph(
@@ -322,6 +328,23 @@ class GeomAtt(nn.Module):
             range_weight=torch.cat([edge_range, d_ij.new_ones(num_atoms)]),
             triplets=triplets,
         )
+
+    def _triplets(self, inputs: ModelInputs, receivers: torch.Tensor, senders: torch.Tensor) -> torch.Tensor:
+        """(3, T) triplets of the pair list, built once per list and reused while it is the same tensor.
+
+        The triplets depend on the pairs and their integer cell shifts only, not on the positions, so
+        a neighbour list reused within its skin (the calculator hands the same ``edge_index`` tensor)
+        reuses them; building synchronises with the device once per list.
+        """
+        cached = self._triplet_cache
+        if cached is not None and cached[0] is inputs.edge_index:
+            return cached[1]
+        num_atoms = inputs.species.shape[0]
+        vectors = torch.cat([inputs.vec_ij.detach(), inputs.vec_ij.new_zeros((num_atoms, 3))])
+        radius = float(inputs.d_ij.detach().max()) if inputs.d_ij.numel() else 0.0  # every pair c of the list
+        triplets = build_triplets(receivers, senders, vectors, num_atoms, radius)
+        self._triplet_cache = (inputs.edge_index, triplets)
+        return triplets
 
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         graph = self.pair_graph(inputs)

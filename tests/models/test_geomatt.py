@@ -165,6 +165,30 @@ def test_skin_edges_contribute_exactly_zero(periodic):
         np.testing.assert_allclose(skin[key].detach().numpy(), tight[key].detach().numpy(), atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("periodic", [False, True], ids=["molecule", "small-cell"])
+def test_triplets_are_reused_while_the_list_is(periodic, monkeypatch):
+    """A list kept within its skin (same edge_index tensor, moved atoms) gives what a fresh list gives."""
+    import dataclasses
+
+    from attnff.models import geomatt
+
+    potential = small_potential("geomatt")
+    config = _periodic_config() if periodic else _config(molecule("CH3CH2OH"))
+    builds = []
+    monkeypatch.setattr(geomatt, "build_triplets", lambda *a: builds.append(1) or build_triplets(*a))
+    listed = collate([config], potential.cutoff + 1.0)
+    moved = dataclasses.replace(config, positions=config.positions
+                                + 0.2 * np.random.default_rng(4).normal(size=config.positions.shape))
+    first = potential(listed, forces=True, stress=periodic)
+    reused = potential(dataclasses.replace(listed, positions=collate([moved], 1.0).positions),
+                       forces=True, stress=periodic)
+    assert len(builds) == 1
+    fresh = _evaluate(potential, [moved], forces=True, stress=periodic)
+    for key in ("energies", "forces") + (("stress",) if periodic else ()):
+        np.testing.assert_allclose(reused[key].detach().numpy(), fresh[key].detach().numpy(), atol=1e-12, rtol=0)
+    assert not np.allclose(first["energies"].detach().numpy(), fresh["energies"].detach().numpy())
+
+
 def test_batch_of_different_sizes_matches_single_evaluation():
     potential = small_potential("geomatt")
     isolated = Configuration(numbers=np.array([7]), positions=np.zeros((1, 3)))  # no edges at all
