@@ -117,6 +117,9 @@ def main() -> None:
             if name not in wall_minutes and process.poll() is not None:
                 wall_minutes[name] = (time.perf_counter() - started[name][0]) / 60
                 print(f"{name}: exit {process.returncode} after {wall_minutes[name]:.1f} min")
+                steps_run = _done_steps(args.out / name) - started[name][1]
+                timing = {"wall_minutes": wall_minutes[name], "steps_run": steps_run}
+                (args.out / name / "timing.json").write_text(json.dumps(timing))
         time.sleep(1.0)
     results = {}
     for name in RUNS:
@@ -125,9 +128,11 @@ def main() -> None:
             print(f"{name}: no results, see {args.out / (name + '.log')}")
             continue
         result = json.loads((run_dir / "summary.json").read_text()) | json.loads((run_dir / "analysis.json").read_text())
-        result["wall_minutes"] = wall_minutes.get(name, float("nan"))
-        steps_now = result["steps"] - started[name][1] if name in started else 0
-        result["ms_per_step"] = 6e4 * result["wall_minutes"] / steps_now if steps_now > 0 else float("nan")
+        # the last invocation that ran steps (timing.json), so a rerun of finished runs still reports it
+        timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").exists() else {}
+        result["wall_minutes"] = timing.get("wall_minutes", float("nan"))
+        steps_run = timing.get("steps_run", 0)
+        result["ms_per_step"] = 6e4 * result["wall_minutes"] / steps_run if steps_run > 0 else float("nan")
         results[name] = result
         print(name, json.dumps({k: result[k] for k in ("steps", "time_ps", "has_nan", "broken_molecule_frames",
                                                        "mean_temperature_K", "mean_density_g_cm3")}))
