@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers
 from ase.geometry import get_distances
 from ase.neighborlist import natural_cutoffs, neighbor_list
 from scipy.sparse import coo_matrix
@@ -12,16 +13,33 @@ from scipy.sparse.csgraph import connected_components
 __all__ = ["molecule_ids", "broken_molecule_frames", "rdf", "rdf_radius_limit", "select"]
 
 
-def molecule_ids(atoms: Atoms, bond_factor: float = 1.2) -> np.ndarray:
+def molecule_ids(atoms: Atoms, bond_factor: float = 1.2, labile: Sequence[str] = ()) -> np.ndarray:
     """Molecule index of every atom, shape (N,): connected components of the bond graph.
 
     Two atoms are bonded when closer than ``bond_factor`` times the sum of their
     covalent radii (ASE's ``natural_cutoffs``), with the minimum image in periodic cells.
+    Bonds between the element pairs in ``labile`` (e.g. ``("N-H", "O-H")``, exchangeable
+    protons) are left out of the graph.
     """
     i, j = neighbor_list("ij", atoms, natural_cutoffs(atoms, mult=bond_factor))
+    if labile:
+        numbers = atoms.numbers
+        left_out = np.zeros(len(i), bool)
+        for pair in labile:
+            a, b = (atomic_numbers[symbol] for symbol in _element_pair(pair))
+            left_out |= ((numbers[i] == a) & (numbers[j] == b)) | ((numbers[i] == b) & (numbers[j] == a))
+        i, j = i[~left_out], j[~left_out]
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(atoms), len(atoms)))
     _, labels = connected_components(graph, directed=False)
     return labels
+
+
+def _element_pair(pair: str) -> tuple[str, str]:
+    """"N-H" -> ("N", "H"); ValueError for anything that is not two element symbols."""
+    parts = pair.split("-")
+    if len(parts) != 2 or not all(part in atomic_numbers for part in parts):
+        raise ValueError(f"{pair!r} is not an element pair such as N-H")
+    return parts[0], parts[1]
 
 
 def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -30,10 +48,15 @@ def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
 
 
-def broken_molecule_frames(frames: Sequence[Atoms], bond_factor: float = 1.2) -> list[int]:
-    """Indices of frames whose molecules differ from those of frame 0 (a bond broken or formed)."""
-    reference = molecule_ids(frames[0], bond_factor)
-    return [k for k, frame in enumerate(frames) if not _same_partition(reference, molecule_ids(frame, bond_factor))]
+def broken_molecule_frames(frames: Sequence[Atoms], bond_factor: float = 1.2,
+                           labile: Sequence[str] = ()) -> list[int]:
+    """Indices of frames whose molecules differ from those of frame 0 (a bond broken or formed).
+
+    Bonds between the element pairs in ``labile`` are not checked (see ``molecule_ids``).
+    """
+    reference = molecule_ids(frames[0], bond_factor, labile)
+    return [k for k, frame in enumerate(frames)
+            if not _same_partition(reference, molecule_ids(frame, bond_factor, labile))]
 
 
 def select(atoms: Atoms, element: str, formula: str | None = None, bond_factor: float = 1.2) -> np.ndarray:

@@ -73,7 +73,7 @@ def _md(args) -> None:
         _fail(error)
     md_plot(Path(args.out) / LOG, Path(args.out) / "md.png")
     report = asdict(summary)
-    report.update(_md_analysis(Path(args.out), args.rdf))
+    report.update(md_analysis(Path(args.out), args.rdf, args.labile_bonds))
     print(json.dumps(report, indent=2))
     if report["broken_molecule_frames"]:
         print(f"attnff: warning: molecules changed (bonds broken or formed) in {report['broken_molecule_frames']} "
@@ -83,8 +83,12 @@ def _md(args) -> None:
         raise SystemExit(1)
 
 
-def _md_analysis(out, rdf_pairs: list[str]) -> dict:
-    """Check that molecules stay intact over md.traj; write rdf.csv/rdf.png for element pairs "A-B"."""
+def md_analysis(out, rdf_pairs: list[str], labile: list[str] = ()) -> dict:
+    """Check that molecules stay intact over OUT/md.traj; write rdf.csv/rdf.png for element pairs "A-B".
+
+    Bonds between the element pairs in ``labile`` (e.g. N-H, O-H) are left out of the check; the
+    frames where they changed are counted apart (``labile_changed_frames``). Writes analysis.json.
+    """
     import numpy as np
     from ase.io import read
 
@@ -93,9 +97,12 @@ def _md_analysis(out, rdf_pairs: list[str]) -> dict:
     from .plots import rdf_plot
 
     frames = read(out / TRAJECTORY, ":")
-    broken = broken_molecule_frames(frames)
+    broken = broken_molecule_frames(frames, labile=labile)
     result = {"analysed_frames": len(frames), "broken_molecule_frames": len(broken),
               "first_broken_step": frames[broken[0]].info.get("md_step") if broken else None}
+    if labile:
+        result["labile_bonds"] = list(labile)
+        result["labile_changed_frames"] = len(set(broken_molecule_frames(frames)) - set(broken))
     if rdf_pairs:
         equilibrated = frames[len(frames) // 2:]
         symbols = np.array(frames[0].get_chemical_symbols())
@@ -114,7 +121,7 @@ def _md_analysis(out, rdf_pairs: list[str]) -> dict:
     return result
 
 
-def _rdf_pair(text: str) -> str:
+def _element_pair_argument(text: str) -> str:
     from ase.data import chemical_symbols
 
     parts = text.split("-")
@@ -210,9 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     md.add_argument("--traj-interval", type=int, default=10, help="steps between trajectory frames")
     md.add_argument("--restart", action="store_true", help="continue from OUT/md.traj")
     md.add_argument("--no-progress", action="store_true", help="no progress bar")
-    md.add_argument("--rdf", nargs="+", default=[], type=_rdf_pair, metavar="A-B",
+    md.add_argument("--rdf", nargs="+", default=[], type=_element_pair_argument, metavar="A-B",
                     help="element pairs for intermolecular g(r) over the second half (periodic cells), "
                          "e.g. --rdf N-O N-N O-O; writes rdf.csv and rdf.png")
+    md.add_argument("--labile-bonds", nargs="+", default=[], type=_element_pair_argument, metavar="A-B",
+                    help="element pairs whose bonds the bond check leaves out (exchangeable protons, "
+                         "e.g. N-H O-H); frames where only they changed are counted apart")
     md.set_defaults(run=_md)
 
     sc = commands.add_parser("scan", help="1-D potential energy scan; writes scan.csv and scan.png")

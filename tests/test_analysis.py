@@ -21,6 +21,19 @@ def test_broken_and_formed_bonds_are_reported():
     assert broken_molecule_frames(frames) == [1]
 
 
+def test_labile_bonds_are_left_out_of_the_check():
+    """A proton moving from N to O is a change only when N-H and O-H bonds are checked."""
+    before = Atoms("NHON", positions=[[0, 0, 0], [1.0, 0, 0], [2.6, 0, 0], [3.8, 0, 0]])  # N-H ... O-N
+    proton_moved = before.copy()
+    proton_moved.positions[1] = [1.63, 0, 0]  # 0.97 A from O, 1.63 A from N
+    skeleton_broken = proton_moved.copy()
+    skeleton_broken.positions[3] = [6.0, 0, 0]  # the O-N bond
+    assert broken_molecule_frames([before, proton_moved]) == [1]
+    assert broken_molecule_frames([before, proton_moved, skeleton_broken], labile=("N-H", "O-H")) == [2]
+    with pytest.raises(ValueError, match="not an element pair"):
+        molecule_ids(before, labile=("N-Xx",))
+
+
 def test_rdf_of_an_ideal_gas_is_one_and_of_a_crystal_peaks_at_the_shell():
     rng = np.random.default_rng(0)
     gas = [Atoms("Ar400", positions=rng.random((400, 3)) * 20.0, cell=[20.0] * 3, pbc=True) for _ in range(10)]

@@ -85,8 +85,10 @@ def test_md_command_npt_writes_rdf_and_checks_molecules(files, tmp_path, capsys)
     out = tmp_path / "npt"
     assert main(["md", str(structure), "--potential", potential, "--device", "cpu", "--out", str(out),
                  "--ensemble", "npt", "--pressure", "1.0", "--timestep", "0.25", "--steps", "8",
-                 "--log-interval", "2", "--traj-interval", "2", "--no-progress", "--rdf", "O-O", "O-H"]) == 0
+                 "--log-interval", "2", "--traj-interval", "2", "--no-progress", "--rdf", "O-O", "O-H",
+                 "--labile-bonds", "O-H"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["labile_bonds"] == ["O-H"] and report["labile_changed_frames"] == 0
     assert report["mean_density_g_cm3"] == pytest.approx(1.0, rel=0.05)
     assert report["broken_molecule_frames"] == 0 and report["analysed_frames"] == 5
     assert report["rdf"]["pairs"] == ["O-O", "O-H"]

@@ -41,3 +41,18 @@ def ean_box(pairs: int, density_g_cm3: float = EXPERIMENTAL_DENSITY, seed: int =
     box = pack_box(ion_pairs(pairs), density_g_cm3, seed=seed)
     box.info.update(charge=0, multiplicity=1)
     return box
+
+
+def all_ions_intact(atoms: Atoms) -> bool:
+    """Whether every molecule of an EAN configuration is an ethylammonium (C2H8N) or a nitrate (NO3).
+
+    False when a proton has moved from an ammonium group to a nitrate (or sits between them),
+    or when anything else broke.
+    """
+    from collections import Counter
+
+    from attnff.analysis import molecule_ids
+
+    labels = molecule_ids(atoms)
+    formulas = Counter(atoms[labels == label].get_chemical_formula() for label in np.unique(labels))
+    return set(formulas) <= {"C2H8N", "NO3"}
