@@ -2,6 +2,7 @@
 
 import copy
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,9 @@ class AttnCalculator(Calculator):
         recompute_layers: recompute each layer's intermediates while taking forces instead of keeping
             them (``attnff.nn.recompute``): peak memory falls by about the number of layers, each call
             takes about 1.3x as long. For systems that do not fit in memory otherwise.
+        compile_model: compile the model with ``torch.compile`` (dynamic shapes, so a changing pair
+            count does not recompile): the first call compiles (a minute or more on a CPU, which needs
+            a C++ compiler), later calls are faster (docs/performance.md). For long MD runs.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "energies", "stress", "dipole"]
@@ -65,7 +69,7 @@ class AttnCalculator(Calculator):
     def __init__(self, potential: Potential, device: str | torch.device = "auto",
                  dtype: str | torch.dtype = "float32", skin: float = 0.5,
                  metadata: dict[str, Any] | None = None, keep_memory: bool = True,
-                 recompute_layers: bool = False, **kwargs):
+                 recompute_layers: bool = False, compile_model: bool = False, **kwargs):
         super().__init__(**kwargs)
         if keep_memory:
             keep_freed_memory()
@@ -75,6 +79,9 @@ class AttnCalculator(Calculator):
         for parameter in self.potential.parameters():
             parameter.requires_grad_(False)
         self.potential.recompute_layers = recompute_layers
+        self.compiled = bool(compile_model)
+        if self.compiled:
+            self.potential.model.compile(dynamic=True)  # in place: parameter names stay as they are
         self.metadata = metadata or {}
         self.neighbors = NeighborCache(potential.cutoff, skin, self.device)
         # pairs the model sees: within the cutoff plus a margin far above rounding, so that no pair
@@ -151,6 +158,19 @@ class AttnCalculator(Calculator):
             charge=as_tensor([charge]), spin=as_tensor([(multiplicity - 1) / 2]),
         )
 
+    def _evaluate(self, batch: AtomsBatch, stress: bool) -> dict[str, torch.Tensor]:
+        if not self.compiled:
+            return self.potential(batch, forces=True, stress=stress)
+        try:
+            return self.potential(batch, forces=True, stress=stress)
+        except torch._dynamo.exc.BackendCompilerFailed as error:
+            warnings.warn(f"torch.compile could not compile this {self.potential.model_name} model "
+                          f"({type(error.inner_exception).__name__} in {error.backend_name}); running it uncompiled",
+                          RuntimeWarning, stacklevel=3)
+            self.potential.model._compiled_call_impl = None  # undo nn.Module.compile
+            self.compiled = False
+            return self.potential(batch, forces=True, stress=stress)
+
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         batch = self.batch_for(self.atoms)
@@ -160,7 +180,7 @@ class AttnCalculator(Calculator):
         if "dipole" in properties and not self.potential.has_dipole:
             raise PropertyNotImplementedError(f"this {self.potential.model_name} potential has no dipole head")
 
-        out = self.potential(batch, forces=True, stress=periodic)
+        out = self._evaluate(batch, stress=periodic)
         energy = float(out["energy"][0].detach())
         self.results = {
             "energy": energy,

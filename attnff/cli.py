@@ -64,7 +64,7 @@ def _md(args) -> None:
     ensemble = f"nvt-{args.thermostat or 'langevin'}" if args.ensemble == "nvt" else args.ensemble
     try:
         calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
-                                   recompute_layers=args.recompute_layers)
+                                   recompute_layers=args.recompute_layers, compile_model=args.compile)
         summary = run(read(args.structure), calc, ensemble=ensemble, temperature_K=args.temperature,
                       timestep_fs=args.timestep, steps=args.steps, out_dir=args.out, pressure_bar=args.pressure,
                       friction=args.friction, seed=args.seed, log_interval=args.log_interval,
@@ -148,7 +148,7 @@ def _scan(args) -> None:
                          else (scan.dihedral, args.dihedral))
     try:
         calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
-                                   recompute_layers=args.recompute_layers)
+                                   recompute_layers=args.recompute_layers, compile_model=args.compile)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # non-converged points are listed below instead
             result = function(read(args.structure), calc, *indices, values, **options)
@@ -171,6 +171,9 @@ def _add_potential_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--recompute-layers", action="store_true",
                         help="recompute layers while taking forces: less memory for large systems, ~1.3-1.5x the time")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model: the first step compiles (a minute or more), later steps are "
+                             "faster (docs/performance.md)")
     parser.add_argument("--out", required=True, help="output folder")
 
 
