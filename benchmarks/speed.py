@@ -36,7 +36,9 @@ benchmarks/results/speed_allocators.json when it exists (a run with all three va
 to back, so that they share the machine's load); the doc and the log-log plot
 (docs/images/performance_scaling.png) are rewritten from all stored entries after every run.
 ``--recompute`` adds each model with ``recompute_layers=True`` (layer intermediates recomputed
-while taking forces instead of kept: less memory, more time), stored as ``<model>@recompute``.
+while taking forces instead of kept: less memory, more time), stored as ``<model>@recompute``;
+``--compile`` adds each model with ``compile_model=True`` (torch.compile, dynamic shapes), stored
+as ``<model>@compile`` with the wall time of its first (compiling) call.
 A child gets an address-space limit (``--memory-limit-gib``, default 12); a case that
 exceeds it is stored as out of memory, not run again unless asked for.
 
@@ -222,10 +224,18 @@ def run_attnff_case(case: dict) -> dict:
         options["keep_memory"] = case["allocator"] == "default"
     if case["model"].endswith("@recompute"):
         options["recompute_layers"] = True
+    compiling = case["model"].endswith("@compile")
+    if compiling:
+        options["compile_model"] = True
     name = ATTNFF_MODELS[case["model"].split("@")[0]]
     calc = AttnCalculator.load(name, device="cpu", dtype=case["dtype"], **options)
     atoms.calc = calc
-    fields = time_calls(atoms, case["warmup"], case["repeats"], case["max_seconds"])
+    first = {}
+    if compiling:  # the compiling call, timed apart from the warm-up
+        t0 = time.perf_counter()
+        atoms.get_forces()
+        first = {"first_call_s": time.perf_counter() - t0, "compiled": calc.compiled}
+    fields = time_calls(atoms, case["warmup"], case["repeats"], case["max_seconds"]) | first
     t0 = time.process_time()
     neighbor_list(atoms.positions, atoms.cell.array, atoms.pbc, calc.potential.cutoff + calc.neighbors.skin)
     fields["nl_ms"] = 1e3 * (time.process_time() - t0)
@@ -362,6 +372,8 @@ def run_sweep(args) -> None:
         models += [f"{model}@baseline" for model in args.models]
     if args.recompute:
         models += [f"{model}@recompute" for model in args.models]
+    if args.compile:
+        models += [f"{model}@compile" for model in args.models]
     if args.peers:
         available = peers_available()
         for peer in PEER_MODELS:
@@ -526,6 +538,8 @@ def main(argv: list[str] | None = None) -> None:
                              "`git worktree` of an older commit), stored as <model>@baseline")
     parser.add_argument("--recompute", action="store_true",
                         help="also time each model with recompute_layers=True (stored as <model>@recompute)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time each model with compile_model=True (stored as <model>@compile)")
     parser.add_argument("--retry-oom", action="store_true", help="rerun cases stored as out of memory")
     parser.add_argument("--run-label", default="", help="free text stored with each result")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run: ethanol and 96 atoms, JAT, float32")

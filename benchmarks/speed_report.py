@@ -64,7 +64,8 @@ def scaling_exponent(cases: dict, model: str, dtype: str) -> tuple[float, list[i
 
 def models_present(cases: dict) -> list[str]:
     found = {r["model"] for r in cases.values()}
-    order = [*ATTNFF, *(f"{m}@recompute" for m in ATTNFF), *PEERS, *(f"{m}@baseline" for m in ATTNFF)]
+    order = [*ATTNFF, *(f"{m}@compile" for m in ATTNFF), *(f"{m}@recompute" for m in ATTNFF), *PEERS,
+             *(f"{m}@baseline" for m in ATTNFF)]
     return [m for m in order if m in found] + sorted(found - set(order))
 
 
@@ -140,7 +141,7 @@ def ratio_section(cases: dict) -> str:
     any_row = False
     for n in SIZES:
         for dtype in ("float32", "float64"):
-            for model in ("jat", "cmret", "jat@recompute", "cmret@recompute"):
+            for model in ("jat", "cmret", "jat@compile", "cmret@compile", "jat@recompute", "cmret@recompute"):
                 mine = _get(cases, model, n, dtype, "default")
                 if not mine or mine.get("status") != "ok":
                     continue
@@ -210,7 +211,7 @@ def write_plot(results: dict, path: Path) -> None:
         if not points:
             continue
         style = ("-o" if model in ATTNFF else "-.^" if model.endswith("@recompute")
-                 else ":x" if model.endswith("@baseline") else "--s")
+                 else "-v" if model.endswith("@compile") else ":x" if model.endswith("@baseline") else "--s")
         ax.plot(*zip(*points), style, label=label(model), markersize=4)
     ax.set_xscale("log")
     ax.set_yscale("log")
