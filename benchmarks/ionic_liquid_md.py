@@ -10,7 +10,7 @@ build_box.py). Both runs start from it and run side by side, one thread each, as
 and rdf.png (N-O, N-N, O-O, intermolecular pairs, second half of the run) into OUT/nvt and
 OUT/npt. The bond check of `attnff md` compares the molecules of every trajectory frame with
 those of the first, leaving out N-H and O-H bonds (the ammonium protons move between N and O
-in the GFN1-xTB reference MD too; the fraction of frames with every ion intact is reported
+in the GFN1-xTB reference MD too; the percentage of cations that lost their proton is reported
 beside the reference's). The script then writes docs/ionic_liquid_md.md with the results and copies
 the plots to docs/images/ean_{nvt,npt}_{md,rdf}.png.
 """
@@ -47,23 +47,23 @@ def _command(args, ensemble: str, structure: Path, run_dir: Path, steps: int, re
     return command + ["--restart"] if restart else command
 
 
-def intact_ion_fraction(frames) -> float:
-    """Fraction of frames in which every molecule is an ethylammonium or a nitrate (no proton moved)."""
-    from ean import all_ions_intact
+def neutral_cation_percent(frames) -> float:
+    """Mean over frames of the percentage of ethylammonium cations that have lost their proton."""
+    from ean import neutral_cation_fraction
 
-    return sum(map(all_ions_intact, frames)) / len(frames)
+    return 100 * sum(map(neutral_cation_fraction, frames)) / len(frames)
 
 
-def reference_intact_ion_fraction() -> tuple[float, int]:
-    """The same fraction over the GFN1-xTB reference MD frames of data/ean.extxyz, and their count."""
+def reference_neutral_cation_percent() -> tuple[float, int]:
+    """The same over the GFN1-xTB reference MD frames of data/ean.extxyz, and their count."""
     frames = [f for f in read(ROOT / "data" / "ean.extxyz", ":") if f.info.get("stage") == "md"]
-    return intact_ion_fraction(frames), len(frames)
+    return neutral_cation_percent(frames), len(frames)
 
 
 def _report(args, results: dict) -> str:
     from ean import EXPERIMENTAL_DENSITY
 
-    reference_fraction, reference_frames = reference_intact_ion_fraction()
+    reference_percent, reference_frames = reference_neutral_cation_percent()
 
     lines = [
         "# jat-ean: NVT and NPT of liquid EAN",
@@ -78,21 +78,20 @@ def _report(args, results: dict) -> str:
         "",
         "Bond check (`attnff md --labile-bonds N-H O-H`): the molecules (bond graph, 1.2 x covalent radii) of every "
         "saved frame against those of the first, with N-H and O-H bonds left out, so every C-C, C-N, C-H and N-O "
-        "bond is checked and the ammonium protons may move. They do in the reference: in the GFN1-xTB MD frames "
-        f"of data/ean.extxyz ({reference_frames} frames, 8 ion pairs) all ions are intact in only "
-        f"{100 * reference_fraction:.1f} % of the frames; in the others a proton sits on a nitrate or between "
-        "N and O (the skeleton check passes in all of them). The column 'ions intact' gives the same fraction "
-        "for the MD frames.",
+        "bond is checked and the ammonium protons may move. They do in the reference: over the GFN1-xTB MD frames "
+        f"of data/ean.extxyz ({reference_frames} frames, 8 ion pairs), {reference_percent:.1f} % of the cations "
+        "have lost a proton to a nitrate (or share it with one), and the skeleton check passes in every frame. "
+        "The column 'neutral cations' gives the same percentage for the MD frames.",
         "",
         "| run | steps | time (ps) | NaN | frames checked | frames with broken or new bonds (C, N-O skeleton) "
-        "| frames where only N-H/O-H changed | ions intact (% of frames) | mean T (K) "
+        "| frames where only N-H/O-H changed | neutral cations (% of cations) | mean T (K) "
         "| mean density, second half (g/cm3) | wall time (min) | ms per step |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results.items():
         density = f"{r['mean_density_g_cm3']:.3f}" if r.get("mean_density_g_cm3") else "-"
         lines.append(f"| {name.upper()} | {r['steps']} | {r['time_ps']:.1f} | {r['has_nan']} | {r['analysed_frames']} "
-                     f"| {r['broken_molecule_frames']} | {r['labile_changed_frames']} | {100 * r['intact_fraction']:.1f} "
+                     f"| {r['broken_molecule_frames']} | {r['labile_changed_frames']} | {r['neutral_cation_percent']:.2f} "
                      f"| {r['mean_temperature_K']:.1f} | {density} "
                      f"| {r['wall_minutes']:.1f} | {r['ms_per_step']:.1f} |")
     npt = results.get("npt", {})
@@ -160,10 +159,10 @@ def main() -> None:
         result["wall_minutes"] = timing.get("wall_minutes", float("nan"))
         steps_run = timing.get("steps_run", 0)
         result["ms_per_step"] = 6e4 * result["wall_minutes"] / steps_run if steps_run > 0 else float("nan")
-        result["intact_fraction"] = intact_ion_fraction(read(run_dir / "md.traj", ":"))
+        result["neutral_cation_percent"] = neutral_cation_percent(read(run_dir / "md.traj", ":"))
         results[name] = result
         print(name, json.dumps({k: result[k] for k in ("steps", "time_ps", "has_nan", "broken_molecule_frames",
-                                                       "labile_changed_frames", "intact_fraction",
+                                                       "labile_changed_frames", "neutral_cation_percent",
                                                        "mean_temperature_K", "mean_density_g_cm3")}))
     if not args.no_docs and results:
         for name in results:

@@ -93,13 +93,14 @@ def main() -> None:
                         help="set a model-card entry (e.g. the training domain of a run made before it was recorded)")
     args = parser.parse_args()
     meta = read_metadata(args.potential_file)
-    target = ROOT / "potentials" / meta["card"]["name"]
-    target.mkdir(parents=True, exist_ok=True)
     if args.card:
         potential, meta = load_potential(args.potential_file)
         for item in args.card:
             key, value = item.split("=", 1)
             meta["card"][key] = json.loads(value)
+    target = ROOT / "potentials" / meta["card"]["name"]  # a --card name=... ships under that name
+    target.mkdir(parents=True, exist_ok=True)
+    if args.card:
         save_potential(potential, target / "model.safetensors", meta["card"])
         meta = read_metadata(target / "model.safetensors")
     else:
