@@ -4,13 +4,13 @@ from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers
+from ase.data import atomic_numbers, chemical_symbols
 from ase.geometry import get_distances
 from ase.neighborlist import natural_cutoffs, neighbor_list
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["molecule_ids", "broken_molecule_frames", "rdf", "rdf_radius_limit", "select"]
+__all__ = ["molecule_ids", "element_pair", "broken_molecule_frames", "rdf", "rdf_radius_limit", "select"]
 
 
 def molecule_ids(atoms: Atoms, bond_factor: float = 1.2, labile: Sequence[str] = ()) -> np.ndarray:
@@ -26,7 +26,7 @@ def molecule_ids(atoms: Atoms, bond_factor: float = 1.2, labile: Sequence[str] =
         numbers = atoms.numbers
         left_out = np.zeros(len(i), bool)
         for pair in labile:
-            a, b = (atomic_numbers[symbol] for symbol in _element_pair(pair))
+            a, b = (atomic_numbers[symbol] for symbol in element_pair(pair))
             left_out |= ((numbers[i] == a) & (numbers[j] == b)) | ((numbers[i] == b) & (numbers[j] == a))
         i, j = i[~left_out], j[~left_out]
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(atoms), len(atoms)))
@@ -34,10 +34,10 @@ def molecule_ids(atoms: Atoms, bond_factor: float = 1.2, labile: Sequence[str] =
     return labels
 
 
-def _element_pair(pair: str) -> tuple[str, str]:
+def element_pair(pair: str) -> tuple[str, str]:
     """"N-H" -> ("N", "H"); ValueError for anything that is not two element symbols."""
     parts = pair.split("-")
-    if len(parts) != 2 or not all(part in atomic_numbers for part in parts):
+    if len(parts) != 2 or not all(part in chemical_symbols[1:] for part in parts):
         raise ValueError(f"{pair!r} is not an element pair such as N-H")
     return parts[0], parts[1]
 

@@ -159,11 +159,10 @@ class AttnCalculator(Calculator):
         )
 
     def _evaluate(self, batch: AtomsBatch, stress: bool) -> dict[str, torch.Tensor]:
-        if not self.compiled:
-            return self.potential(batch, forces=True, stress=stress)
+        """The potential's energy, forces and (if asked) stress; a model inductor cannot compile runs eagerly."""
         try:
             return self.potential(batch, forces=True, stress=stress)
-        except torch._dynamo.exc.BackendCompilerFailed as error:
+        except torch._dynamo.exc.BackendCompilerFailed as error:  # raised only by a compiled model
             warnings.warn(f"torch.compile could not compile this {self.potential.model_name} model "
                           f"({type(error.inner_exception).__name__} in {error.backend_name}); running it uncompiled",
                           RuntimeWarning, stacklevel=3)

@@ -122,11 +122,12 @@ def md_analysis(out, rdf_pairs: list[str], labile: list[str] = ()) -> dict:
 
 
 def _element_pair_argument(text: str) -> str:
-    from ase.data import chemical_symbols
+    from .analysis import element_pair
 
-    parts = text.split("-")
-    if len(parts) != 2 or not all(p in chemical_symbols[1:] for p in parts):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an element pair such as N-O")
+    try:
+        element_pair(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 

@@ -28,6 +28,19 @@ def _seed():
     np.random.seed(0)
 
 
+def small_water_box(repeat=(2, 2, 2)):
+    """A rattled periodic box of water molecules (one per 4 A cube, repeated)."""
+    from ase.build import molecule
+
+    atoms = molecule("H2O")
+    atoms.set_cell([4.0, 4.0, 4.0])
+    atoms.center()
+    atoms.pbc = True
+    atoms = atoms.repeat(repeat)
+    atoms.rattle(0.05, seed=3)
+    return atoms
+
+
 def small_potential(name: str, species=(1, 6, 7, 8), **overrides) -> Potential:
     """A small random-weight potential of a registry model, float64, with nonzero references."""
     torch.manual_seed(0)

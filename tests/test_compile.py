@@ -2,25 +2,14 @@
 
 import numpy as np
 import pytest
-from ase.build import molecule
 
 from attnff import AttnCalculator
-from tests.conftest import small_potential
-
-
-def _water_box():
-    atoms = molecule("H2O")
-    atoms.set_cell([4.0, 4.0, 4.0])
-    atoms.center()
-    atoms.pbc = True
-    atoms = atoms.repeat((2, 2, 1))
-    atoms.rattle(0.05, seed=3)
-    return atoms
+from tests.conftest import small_potential, small_water_box
 
 
 def _sequence(calc, steps=3):
     """Energies, forces and stresses of a box moved between calls (the pair count changes)."""
-    atoms = _water_box()
+    atoms = small_water_box((2, 2, 1))
     atoms.calc = calc
     rng = np.random.default_rng(0)
     results, pairs = [], set()

@@ -2,25 +2,14 @@
 
 import numpy as np
 import torch
-from ase.build import molecule
 
 from attnff import AttnCalculator
 from attnff.nn import record_attention
-from tests.conftest import small_potential
-
-
-def _water_box():
-    atoms = molecule("H2O")
-    atoms.set_cell([4.0, 4.0, 4.0])
-    atoms.center()
-    atoms.pbc = True
-    atoms = atoms.repeat((2, 2, 2))
-    atoms.rattle(0.05, seed=3)
-    return atoms
+from tests.conftest import small_potential, small_water_box
 
 
 def _results(model_name, recompute):
-    atoms = _water_box()
+    atoms = small_water_box()
     atoms.calc = AttnCalculator(small_potential(model_name), device="cpu", dtype="float64",
                                 recompute_layers=recompute)
     return atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
@@ -49,7 +38,7 @@ def _saved_bytes(potential, batch) -> int:
 
 def test_recomputation_keeps_fewer_tensors(model_name):
     calc = AttnCalculator(small_potential(model_name, num_layers=3), device="cpu", dtype="float64")
-    atoms = _water_box()
+    atoms = small_water_box()
     batch = calc.batch_for(atoms)
     batch.positions.requires_grad_(True)
     potential = calc.potential
@@ -61,7 +50,7 @@ def test_recomputation_keeps_fewer_tensors(model_name):
 
 def test_recording_is_not_doubled_by_recomputation():
     calc = AttnCalculator(small_potential("jat"), device="cpu", dtype="float64", recompute_layers=True)
-    atoms = _water_box()
+    atoms = small_water_box()
     atoms.calc = calc
     with record_attention(calc.potential.model) as records:
         atoms.get_forces()
