@@ -60,9 +60,13 @@ def _label(name: str, config) -> str:
     return name
 
 
-def _matrix(record: AttentionRecord, num_atoms: int) -> np.ndarray:
-    """(H, N, N) float64 from one record's pair weights, entries of repeated (i, j) pairs summed."""
-    flat = record.receivers * num_atoms + record.senders  # (P,)
+def _matrix(record: AttentionRecord, order: torch.Tensor) -> np.ndarray:
+    """(H, N, N) float64 from one record's pair weights, entries of repeated (i, j) pairs summed.
+
+    ``order`` (N,) maps the batch's atom labels to the caller's (the calculator's spatial order).
+    """
+    num_atoms = order.shape[0]
+    flat = order[record.receivers] * num_atoms + order[record.senders]  # (P,)
     weights = record.weights.to(torch.float64)  # (P, H)
     summed = weights.new_zeros((num_atoms * num_atoms, weights.shape[1])).index_add_(0, flat, weights)
     return summed.T.reshape(-1, num_atoms, num_atoms).cpu().numpy()
@@ -92,7 +96,8 @@ def attention_maps(calc: AttnCalculator, atoms: Atoms) -> AttentionMaps:
     calls = {name: len(layer_records) for name, layer_records in records.items() if len(layer_records) != 1}
     if calls:
         raise ValueError(f"expected one call per attention layer, got {calls}")
-    per_head = np.stack([_matrix(layer_records[0], len(atoms)) for layer_records in records.values()])
+    order = torch.as_tensor(calc.neighbors.order, device=batch.positions.device)
+    per_head = np.stack([_matrix(layer_records[0], order) for layer_records in records.values()])
     return AttentionMaps(
         model=calc.potential.model_name,
         labels=[_label(name, model.config) for name in records],

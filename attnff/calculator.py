@@ -37,6 +37,27 @@ def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
     return table[dtype]
 
 
+#: the pair count the model sees is rounded up to a multiple of list length / PAIR_QUANTA
+PAIR_QUANTA = 64
+
+
+def pairs_to_evaluate(inside: np.ndarray) -> np.ndarray:
+    """Mask (E,) of list pairs to evaluate: every pair inside the cutoff, padded with skin pairs.
+
+    The count is rounded up to a multiple of E / PAIR_QUANTA (at most about 1.6 % extra pairs,
+    each with weight exactly zero), so that from one MD step to the next the model's tensors
+    keep their sizes while the list is reused. The allocator then hands back the blocks freed
+    by the previous step instead of growing the heap, which costs page faults (docs/performance.md).
+
+    Args:
+        inside: (E,) bool, pairs within the cutoff.
+    """
+    quantum = max(1, -(-inside.size // PAIR_QUANTA))
+    target = min(inside.size, -(-int(inside.sum()) // quantum) * quantum)
+    extra = target - int(inside.sum())
+    return inside | (np.cumsum(~inside) <= extra)
+
+
 class AttnCalculator(Calculator):
     """ASE calculator for an attnff Potential.
 
@@ -83,7 +104,8 @@ class AttnCalculator(Calculator):
         if self.compiled:
             self.potential.model.compile(dynamic=True)  # in place: parameter names stay as they are
         self.metadata = metadata or {}
-        self.neighbors = NeighborCache(potential.cutoff, skin, self.device)
+        # atoms relabelled in spatial order at each list rebuild: cache-friendly gathers on large boxes
+        self.neighbors = NeighborCache(potential.cutoff, skin, self.device, reorder=True)
         # pairs the model sees: within the cutoff plus a margin far above rounding, so that no pair
         # with a non-zero weight in float32 or float64 is dropped
         self._model_radius = float(potential.cutoff) + 1e-4
@@ -125,7 +147,8 @@ class AttnCalculator(Calculator):
         """The AtomsBatch this calculator evaluates for ``atoms``, on its device and in its dtype.
 
         Checks the structure and its charge/multiplicity (``atoms.info``) and takes the edges from the
-        calculator's neighbour list (cutoff + skin, reused within the skin).
+        calculator's neighbour list (cutoff + skin, reused within the skin). The batch lists the atoms
+        in the list's spatial order: batch atom k is ``atoms[self.neighbors.order[k]]``.
 
         Raises:
             InvalidStructureError: an element the potential does not know, non-finite positions or
@@ -139,15 +162,16 @@ class AttnCalculator(Calculator):
 
         edge_index, shifts = self.neighbors.get(positions, cell, pbc)
         edges_np, shifts_np = self.neighbors.host_arrays()
+        numbers, positions = self.neighbors.labelled(numbers), self.neighbors.labelled(positions)
         d = np.linalg.norm(positions[edges_np[0]] - positions[edges_np[1]] - shifts_np @ cell, axis=1)
-        check_min_distance(d, edges_np)
+        check_min_distance(d, self.neighbors.order[edges_np])  # the caller's atom indices in the message
         if self.device.type == "cpu":
-            # skin pairs beyond the cutoff contribute exact zeros: leave them out of the model
+            # skin pairs beyond the cutoff contribute exact zeros: leave most of them out of the model
             # (on a GPU the whole list stays on the device instead of being re-sent every step)
-            inside = d < self._model_radius
-            if not inside.all():
-                edge_index = torch.from_numpy(np.ascontiguousarray(edges_np[:, inside]))
-                shifts = torch.from_numpy(shifts_np[inside])
+            keep = pairs_to_evaluate(d < self._model_radius)
+            if not keep.all():
+                edge_index = torch.from_numpy(np.ascontiguousarray(edges_np[:, keep]))
+                shifts = torch.from_numpy(shifts_np[keep])
 
         as_tensor = lambda x, dtype=self.dtype: torch.as_tensor(x, dtype=dtype, device=self.device)  # noqa: E731
         return AtomsBatch(
@@ -184,8 +208,8 @@ class AttnCalculator(Calculator):
         self.results = {
             "energy": energy,
             "free_energy": energy,
-            "energies": out["energies"].detach().cpu().numpy().astype(float),
-            "forces": out["forces"].detach().cpu().numpy().astype(float),
+            "energies": self.neighbors.unlabelled(out["energies"].detach().cpu().numpy().astype(float)),
+            "forces": self.neighbors.unlabelled(out["forces"].detach().cpu().numpy().astype(float)),
         }
         if "dipole" in out:
             self.results["dipole"] = out["dipole"][0].detach().cpu().numpy().astype(float)

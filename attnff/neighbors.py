@@ -8,6 +8,11 @@ images. Row 0 of ``edge_index`` is the receiver i, row 1 the sender j.
 CPU: vesin. CUDA: vesin-torch on the device (periodic or not) when installed,
 else, for non-periodic structures, torch-cluster's ``radius_graph`` (never
 capped: max_num_neighbors is set to the atom count), else vesin on the host.
+
+``NeighborCache(reorder=True)`` (the calculator's choice) also relabels the atoms
+along a Morton (Z-order) curve and sorts the edges by receiver at every rebuild,
+so that the gathers and scatters over edges read neighbouring rows of memory:
+on large boxes this keeps the per-edge work in the CPU caches (docs/performance.md).
 """
 
 from dataclasses import dataclass
@@ -15,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["neighbor_list", "neighbor_list_torch", "radius_graph_torch", "device_backend", "NeighborCache"]
+__all__ = ["neighbor_list", "neighbor_list_torch", "radius_graph_torch", "device_backend", "spatial_order",
+           "NeighborCache"]
 
 
 def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
@@ -103,6 +109,36 @@ def device_backend(device: torch.device, periodic: bool) -> str:
     return "vesin"
 
 
+MORTON_BITS = 10  # per axis: 1024^3 grid cells, far finer than an atom's spacing for boxes up to ~1000 A
+
+
+def _spread_bits(q: np.ndarray) -> np.ndarray:
+    """Spread the low 10 bits of q (int64) so that two zero bits follow each bit."""
+    q = q & 0x3FF
+    q = (q | (q << 16)) & 0x30000FF
+    q = (q | (q << 8)) & 0x300F00F
+    q = (q | (q << 4)) & 0x30C30C3
+    return (q | (q << 2)) & 0x9249249
+
+
+def spatial_order(positions: np.ndarray) -> np.ndarray:
+    """Permutation (N,) listing atoms along a Morton (Z-order) curve through their bounding cube.
+
+    Atoms close in space end up close in the list, so rows gathered for the edges of
+    neighbouring receivers share cache lines. Only the labels change, never the physics.
+
+    Args:
+        positions: (N, 3) Angstrom (wrapped or not).
+    """
+    if len(positions) < 2:
+        return np.arange(len(positions))
+    low = positions.min(axis=0)
+    extent = float((positions.max(axis=0) - low).max()) or 1.0
+    grid = ((positions - low) * ((2**MORTON_BITS - 1) / extent)).astype(np.int64)
+    keys = _spread_bits(grid[:, 0]) | (_spread_bits(grid[:, 1]) << 1) | (_spread_bits(grid[:, 2]) << 2)
+    return np.argsort(keys, kind="stable")
+
+
 @dataclass
 class _Built:
     positions: np.ndarray
@@ -112,6 +148,8 @@ class _Built:
     shifts: torch.Tensor
     edge_index_host: np.ndarray  # the same list in host memory, for per-step checks without device syncs
     shifts_host: np.ndarray
+    order: np.ndarray  # (N,) original index of each cache label
+    inverse: np.ndarray  # (N,) cache label of each original atom
 
 
 class NeighborCache:
@@ -126,10 +164,16 @@ class NeighborCache:
         cutoff: model cutoff in Angstrom.
         skin: extra distance in Angstrom (0 rebuilds every call).
         device: where the edge tensors live.
+        reorder: label the atoms in spatial (Morton) order and sort the edges by receiver
+            at each rebuild. The edges then refer to cache labels: atom ``order[k]`` of the
+            caller is label k (``labelled`` applies it to per-atom arrays). False keeps the
+            caller's labels and the builder's edge order.
     """
 
-    def __init__(self, cutoff: float, skin: float = 0.5, device: torch.device | str = "cpu"):
+    def __init__(self, cutoff: float, skin: float = 0.5, device: torch.device | str = "cpu",
+                 reorder: bool = False):
         self.cutoff, self.skin, self.device = float(cutoff), float(skin), torch.device(device)
+        self.reorder = bool(reorder)
         self._built: _Built | None = None
         self.builds = 0
 
@@ -145,27 +189,40 @@ class NeighborCache:
         return bool(moved.max(initial=0.0) > (0.5 * self.skin) ** 2)
 
     def get(self, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Edges (2, E) and integer shifts (E, 3) on ``device`` for one structure."""
+        """Edges (2, E) and integer shifts (E, 3) on ``device`` for one structure, in cache labels."""
         if self._stale(positions, cell, pbc):
-            radius = self.cutoff + self.skin
-            backend = device_backend(self.device, bool(pbc.any()))
-            if backend == "vesin-torch":
-                pos = torch.as_tensor(positions, dtype=torch.float64, device=self.device)
-                edge_index, shifts = neighbor_list_torch(pos, cell, pbc, radius)
-                # one copy per rebuild (every few steps within the skin), none per step
-                edges, shift_np = edge_index.cpu().numpy(), shifts.cpu().numpy()
-            elif backend == "torch-cluster":
-                pos = torch.as_tensor(positions, device=self.device)
-                edge_index = radius_graph_torch(pos, radius)
-                shifts = torch.zeros((edge_index.shape[1], 3), dtype=torch.long, device=self.device)
-                edges, shift_np = edge_index.cpu().numpy(), np.zeros((edge_index.shape[1], 3), np.int64)
-            else:
-                edges, shift_np = neighbor_list(positions, cell, pbc, radius)
-                edge_index = torch.as_tensor(edges, device=self.device)
-                shifts = torch.as_tensor(shift_np, device=self.device)
-            self._built = _Built(positions.copy(), cell.copy(), pbc.copy(), edge_index, shifts, edges, shift_np)
-            self.builds += 1
+            self._build(positions, cell, pbc)
         return self._built.edge_index, self._built.shifts
+
+    def _build(self, original: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> None:
+        order = spatial_order(original) if self.reorder else np.arange(len(original))
+        positions = original[order]
+        radius = self.cutoff + self.skin
+        backend = device_backend(self.device, bool(pbc.any()))
+        if backend == "vesin-torch":
+            pos = torch.as_tensor(positions, dtype=torch.float64, device=self.device)
+            edge_index, shifts = neighbor_list_torch(pos, cell, pbc, radius)
+            # one copy per rebuild (every few steps within the skin), none per step
+            edges, shift_np = edge_index.cpu().numpy(), shifts.cpu().numpy()
+        elif backend == "torch-cluster":
+            pos = torch.as_tensor(positions, device=self.device)
+            edge_index = radius_graph_torch(pos, radius)
+            shifts = torch.zeros((edge_index.shape[1], 3), dtype=torch.long, device=self.device)
+            edges, shift_np = edge_index.cpu().numpy(), np.zeros((edge_index.shape[1], 3), np.int64)
+        else:
+            edges, shift_np = neighbor_list(positions, cell, pbc, radius)
+            edge_index = torch.as_tensor(edges, device=self.device)
+            shifts = torch.as_tensor(shift_np, device=self.device)
+        if self.reorder:  # receiver-sorted: consecutive edges gather and scatter neighbouring rows
+            by_receiver = np.argsort(edges[0], kind="stable")
+            edges, shift_np = np.ascontiguousarray(edges[:, by_receiver]), shift_np[by_receiver]
+            on_device = torch.as_tensor(by_receiver, device=self.device)
+            edge_index, shifts = edge_index[:, on_device].contiguous(), shifts[on_device]
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        self._built = _Built(original.copy(), cell.copy(), pbc.copy(), edge_index, shifts, edges, shift_np,
+                             order, inverse)
+        self.builds += 1
 
     def host_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The current list as NumPy arrays, edges (2, E) and shifts (E, 3), kept since its build.
@@ -176,3 +233,18 @@ class NeighborCache:
         if self._built is None:
             raise RuntimeError("no neighbour list has been built yet; call get() first")
         return self._built.edge_index_host, self._built.shifts_host
+
+    @property
+    def order(self) -> np.ndarray:
+        """(N,) the caller's index of each cache label (identity without ``reorder``); after ``get``."""
+        if self._built is None:
+            raise RuntimeError("no neighbour list has been built yet; call get() first")
+        return self._built.order
+
+    def labelled(self, per_atom: np.ndarray) -> np.ndarray:
+        """A per-atom array (N, ...) of the caller's atoms in cache labels; after ``get``."""
+        return per_atom if not self.reorder else per_atom[self.order]
+
+    def unlabelled(self, per_atom: np.ndarray) -> np.ndarray:
+        """A per-atom array (N, ...) in cache labels back in the caller's order; after ``get``."""
+        return per_atom if not self.reorder else per_atom[self._built.inverse]

@@ -144,6 +144,48 @@ def test_bad_structures_raise_clear_errors(calc, name, message):
         atoms.get_potential_energy()
 
 
+def test_overlap_error_names_the_callers_atoms(calc):
+    atoms = Atoms("H6", positions=[[9, 9, 9], [0, 0, 0], [5, 5, 5], [9.05, 9, 9], [2, 0, 0], [0, 2, 0]])
+    atoms.calc = calc
+    with pytest.raises(InvalidStructureError, match="atoms [03] and [03] are"):
+        atoms.get_potential_energy()
+
+
+def test_atom_order_does_not_change_results():
+    """The calculator relabels atoms in spatial order internally: results come back in the caller's order."""
+    from tests.conftest import small_water_box
+
+    atoms = small_water_box()
+    order = np.random.default_rng(2).permutation(len(atoms))
+    results = []
+    for structure in (atoms, atoms[order]):
+        structure.calc = AttnCalculator(small_potential("jat"), device="cpu", dtype="float64")
+        results.append((structure.get_potential_energy(), structure.get_forces(),
+                        structure.get_potential_energies(), structure.get_stress()))
+    (e0, f0, ei0, s0), (e1, f1, ei1, s1) = results
+    assert abs(e1 - e0) < 1e-9
+    np.testing.assert_allclose(f1, f0[order], atol=1e-10)
+    np.testing.assert_allclose(ei1, ei0[order], atol=1e-10)
+    np.testing.assert_allclose(s1, s0, atol=1e-12)
+    labels = atoms.calc.neighbors.order
+    assert not np.array_equal(labels, np.arange(len(atoms)))  # the relabelling took place
+
+
+def test_pairs_to_evaluate_pads_to_a_stable_count():
+    from attnff.calculator import PAIR_QUANTA, pairs_to_evaluate
+
+    rng = np.random.default_rng(4)
+    counts = set()
+    for _ in range(20):  # MD-like: a few pairs cross the cutoff between calls
+        inside = rng.random(6400) < 0.75 + rng.normal(scale=1e-3)
+        keep = pairs_to_evaluate(inside)
+        assert keep[inside].all()
+        assert keep.sum() % (6400 // PAIR_QUANTA) == 0 and keep.sum() - inside.sum() < 6400 // PAIR_QUANTA
+        counts.add(int(keep.sum()))
+    assert len(counts) <= 2
+    assert pairs_to_evaluate(np.ones(10, bool)).all()
+
+
 def test_overlap_across_periodic_boundary(calc):
     atoms = Atoms("HH", positions=[[0.01, 1, 1], [2.96, 1, 1]], cell=[3.0, 3.0, 3.0], pbc=True)
     atoms.calc = calc

@@ -17,8 +17,8 @@ def _sequence(calc, steps=3):
         atoms.positions += rng.normal(scale=0.15, size=atoms.positions.shape)
         results.append((atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()))
         edges, shifts = calc.neighbors.host_arrays()
-        cell = atoms.cell.array
-        d = np.linalg.norm(atoms.positions[edges[0]] - atoms.positions[edges[1]] - shifts @ cell, axis=1)
+        cell, positions = atoms.cell.array, calc.neighbors.labelled(atoms.positions)
+        d = np.linalg.norm(positions[edges[0]] - positions[edges[1]] - shifts @ cell, axis=1)
         pairs.add(int((d < calc.potential.cutoff).sum()))
     return results, pairs
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from attnff.neighbors import NeighborCache, neighbor_list
+from attnff.neighbors import NeighborCache, neighbor_list, spatial_order
 
 
 def brute_force(positions, cell, pbc, cutoff):
@@ -92,6 +92,34 @@ def test_skin_list_contains_every_pair_within_cutoff_until_rebuild():
         fresh = as_set(*neighbor_list(current, cell, pbc, 2.0))
         assert fresh <= as_set(edge_index.numpy(), shifts.numpy())
     assert 1 < cache.builds < 40
+
+
+def test_spatial_order_is_a_permutation_that_groups_nearby_atoms():
+    rng = np.random.default_rng(5)
+    positions = rng.random((4000, 3)) * 40.0
+    order = spatial_order(positions)
+    assert np.array_equal(np.sort(order), np.arange(len(positions)))
+    steps = np.linalg.norm(np.diff(positions[order], axis=0), axis=1)
+    shuffled_steps = np.linalg.norm(np.diff(positions, axis=0), axis=1)
+    assert np.median(steps) < 0.2 * np.median(shuffled_steps)  # consecutive labels are close in space
+    assert np.array_equal(spatial_order(np.zeros((1, 3))), [0])
+
+
+def test_reordering_cache_lists_the_same_pairs_in_its_labels():
+    rng = np.random.default_rng(6)
+    positions = rng.random((60, 3)) * 7.0
+    cell, pbc = np.eye(3) * 7.0, np.ones(3, bool)
+    cache = NeighborCache(cutoff=2.0, skin=0.5, reorder=True)
+    edge_index, shifts = cache.get(positions, cell, pbc)
+    order = cache.order
+    assert not np.array_equal(order, np.arange(60))
+    edges = edge_index.numpy()
+    assert np.all(np.diff(edges[0]) >= 0)  # sorted by receiver
+    in_callers_labels = as_set(order[edges], shifts.numpy())
+    assert in_callers_labels == as_set(*neighbor_list(positions, cell, pbc, 2.5))
+    np.testing.assert_array_equal(cache.labelled(positions)[edges[0]], positions[order[edges[0]]])
+    np.testing.assert_array_equal(cache.unlabelled(cache.labelled(positions)), positions)
+    np.testing.assert_array_equal(cache.host_arrays()[0], edges)
 
 
 @pytest.mark.cuda
