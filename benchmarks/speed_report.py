@@ -161,8 +161,9 @@ def ratio_section(cases: dict) -> str:
 def before_after_section(cases: dict) -> str:
     """attnff now against the baseline checkout (``--baseline-root``): ms per call and speed-up."""
     lines = ["### Before / after the per-step changes (ms per call; speed-up = before / after)", "",
-             "before: the baseline checkout (glibc's allocator; it had no keep_memory); after: this "
-             "checkout with its default (keep_memory) and with keep_memory=False.", "",
+             "before: the checkout given as --baseline-root (docs/performance.md names its commit), with its "
+             "own defaults; after: this checkout with its default (keep_memory) and, where measured, with "
+             "keep_memory=False.", "",
              "| model | atoms | dtype | before | after, default | speed-up | after, glibc | speed-up | "
              "peak RSS before / after (GiB) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     any_row = False
