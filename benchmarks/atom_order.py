@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import build_system  # noqa: E402  (the same water boxes as the speed benchmark)
+from speed import build_system  # the same water boxes as the speed benchmark
 
-from attnff.allocator import keep_freed_memory  # noqa: E402
-from attnff.neighbors import neighbor_list, spatial_order  # noqa: E402
+from attnff.allocator import keep_freed_memory
+from attnff.neighbors import neighbor_list, spatial_order
 
 CUTOFF = 5.0  # Angstrom, as the shipped ethanol potentials
 WIDTH = 64
