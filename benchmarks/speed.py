@@ -376,7 +376,7 @@ def run_sweep(args) -> None:
         models += [f"{model}@compile" for model in args.models]
     if args.peers:
         available = peers_available()
-        for peer in PEER_MODELS:
+        for peer in args.peer_models:
             if peer in available:
                 models.append(peer)
             else:
@@ -523,6 +523,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peers", action="store_true", help="also time the peers installed by --setup-peers")
     parser.add_argument("--only-peers", action="store_true", help="time the peers but no attnff model")
     parser.add_argument("--peer-max-atoms", type=int, default=6144, help="skip peers above this size")
+    parser.add_argument("--peer-models", nargs="+", default=list(PEER_MODELS), choices=list(PEER_MODELS),
+                        help="with --peers: which peers to time")
     parser.add_argument("--setup-peers", action="store_true", help="create the peers venv and exit")
     parser.add_argument("--peer-packages", nargs="+", default=["schnetpack", "nequip", "mace-torch", "torchmd-net"])
     parser.add_argument("--warmup", type=int, default=2)
