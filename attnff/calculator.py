@@ -52,9 +52,9 @@ def pairs_to_evaluate(inside: np.ndarray) -> np.ndarray:
     Args:
         inside: (E,) bool, pairs within the cutoff.
     """
+    count = int(inside.sum())
     quantum = max(1, -(-inside.size // PAIR_QUANTA))
-    target = min(inside.size, -(-int(inside.sum()) // quantum) * quantum)
-    extra = target - int(inside.sum())
+    extra = min(inside.size, -(-count // quantum) * quantum) - count
     return inside | (np.cumsum(~inside) <= extra)
 
 
@@ -164,7 +164,7 @@ class AttnCalculator(Calculator):
         edges_np, shifts_np = self.neighbors.host_arrays()
         numbers, positions = self.neighbors.labelled(numbers), self.neighbors.labelled(positions)
         d = np.linalg.norm(positions[edges_np[0]] - positions[edges_np[1]] - shifts_np @ cell, axis=1)
-        check_min_distance(d, self.neighbors.order[edges_np])  # the caller's atom indices in the message
+        check_min_distance(d, edges_np, atom_index=self.neighbors.order)  # names the caller's atoms
         if self.device.type == "cpu":
             # skin pairs beyond the cutoff contribute exact zeros: leave most of them out of the model
             # (on a GPU the whole list stays on the device instead of being re-sent every step)

@@ -196,7 +196,7 @@ class NeighborCache:
 
     def _build(self, original: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> None:
         order = spatial_order(original) if self.reorder else np.arange(len(original))
-        positions = original[order]
+        positions = original[order] if self.reorder else original
         radius = self.cutoff + self.skin
         backend = device_backend(self.device, bool(pbc.any()))
         if backend == "vesin-torch":

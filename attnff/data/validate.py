@@ -52,11 +52,15 @@ def check_structure(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray
             )
 
 
-def check_min_distance(d_ij: np.ndarray, edge_index: np.ndarray) -> None:
-    """Raise InvalidStructureError if any pair is closer than MIN_DISTANCE; d_ij (E,) Angstrom."""
+def check_min_distance(d_ij: np.ndarray, edge_index: np.ndarray, atom_index: np.ndarray | None = None) -> None:
+    """Raise InvalidStructureError if any pair is closer than MIN_DISTANCE; d_ij (E,) Angstrom.
+
+    ``atom_index`` (N,), if given, maps the edges' atom labels to the indices the message names.
+    """
     if d_ij.size and d_ij.min() < MIN_DISTANCE:
         k = int(d_ij.argmin())
-        i, j = int(edge_index[0, k]), int(edge_index[1, k])
+        i, j = edge_index[:, k] if atom_index is None else atom_index[edge_index[:, k]]
+        i, j = int(i), int(j)
         raise InvalidStructureError(
             f"atoms {i} and {j} are {d_ij[k]:.3g} A apart (minimum {MIN_DISTANCE} A): overlapping atoms"
         )
