@@ -110,7 +110,7 @@ class Potential(nn.Module):
             image_offset = batch.shifts @ cell[0]
         else:
             image_offset = torch.einsum("ek,ekl->el", batch.shifts, cell[batch.batch[i]])
-        vec_ij = positions[i] - positions[j] - image_offset
+        vec_ij = positions.index_select(0, i) - positions.index_select(0, j) - image_offset
         d_ij = torch.linalg.vector_norm(vec_ij, dim=-1)
         inputs = ModelInputs(
             species=self.species_index[batch.numbers], numbers=batch.numbers, positions=positions,

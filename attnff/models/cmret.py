@@ -126,12 +126,12 @@ class CMRETLayer(RecordsAttention, nn.Module):
         shape = (n, self.heads, self.head_width)
         q, k, v = self.query(s).view(shape), self.key(s).view(shape), self.value(s).view(shape)
         ai, aj = att_index
-        logits = (q[ai] * k[aj]).sum(-1) / self.tau
+        logits = (q.index_select(0, ai) * k.index_select(0, aj)).sum(-1) / self.tau
         self_logits = (q * k).sum(-1) / self.tau
         alpha_edges, alpha_self = segment_softmax_with_self(logits, att_weights, ai, self_logits)
         if self.recording is not None:
             self.record_with_self(att_index, alpha_edges, alpha_self)
-        out = alpha_self.unsqueeze(-1) * v + segment_sum(alpha_edges.unsqueeze(-1) * v[aj], ai, n)
+        out = alpha_self.unsqueeze(-1) * v + segment_sum(alpha_edges.unsqueeze(-1) * v.index_select(0, aj), ai, n)
         return out.reshape(n, self.width)
 
     def forward(self, s, v, edge_index, edge_features, phi, unit_ij, att_index, att_weights):
@@ -145,14 +145,20 @@ class CMRETLayer(RecordsAttention, nn.Module):
         weight = torch.cat([self.filter_self.weight, self.filter_neighbor.weight])
         bias = torch.cat([self.filter_self.bias, self.filter_neighbor.bias])
         filters = self.act(nn.functional.linear(edge_features, weight, bias))  # (E, 2F)
-        pair = s_hat[edge_index.t()].reshape(-1, 2 * self.width) * filters * envelope  # (E, 2, F) -> (E, 2F)
-        s1, s2, s3 = (self.mix(pair) * envelope).split(self.width, dim=-1)
+        ends = edge_index.t().reshape(-1)  # (2E,) i_0, j_0, i_1, j_1, ...
+        pair = s_hat.index_select(0, ends).view(-1, 2 * self.width) * filters * envelope  # (E, 2F)
+        # W_o's rows for [s1 | s2] and for s3 as two products, so that each result is contiguous: a scatter
+        # or broadcast of a column slice is several times slower, and its backward pass pads a full copy
+        w, b, f2 = self.mix.weight, self.mix.bias, 2 * self.width
+        s12 = nn.functional.linear(pair, w[:f2], b[:f2]) * envelope  # (E, 2F)
+        s3 = nn.functional.linear(pair, w[f2:], b[f2:]) * envelope  # (E, F)
+        sum1, sum2 = segment_sum(s12, i, n).split(self.width, dim=-1)
 
-        m = segment_sum(s1, i, n) + s + self.attention(s, att_index, att_weights)
+        m = sum1 + s + self.attention(s, att_index, att_weights)
         a1, a2, a3 = self.update(m).split(self.width, dim=-1)
         u1, u2, u3 = self.vector_maps(v).split(self.width, dim=-1)  # each (N, 3, F)
         ds = a1 + a2 * (u1 * u2).sum(dim=1)
-        dv = (v * segment_sum(s2, i, n).unsqueeze(1)
+        dv = (v * sum2.unsqueeze(1)
               + segment_sum(s3.unsqueeze(1) * unit_ij.unsqueeze(-1), i, n)
               + a3.unsqueeze(1) * u3)
         return ds, dv, ds + self.resml(ds)

@@ -242,7 +242,7 @@ class GeomAttention(RecordsAttention, nn.Module):
             range_weight = graph.range_weight.unsqueeze(-1)
             for kernel in self.kernels[1:]:
                 factor = kernel(graph)
-                weights = segment_sum(weights[a] * factor[b], c, weights.shape[0]) * range_weight
+                weights = segment_sum(weights.index_select(0, a) * factor.index_select(0, b), c, weights.shape[0]) * range_weight
         alpha = self.spacing * weights.sum(-1)
         if self.recording is not None:
             self.record(graph.receivers, graph.senders, alpha.unsqueeze(-1))
@@ -267,7 +267,7 @@ class GeomAttInteraction(nn.Module):
     def forward(self, v: torch.Tensor, graph: PairGraph) -> torch.Tensor:
         """v: (N, F) -> (N, F)."""
         alpha = self.attention(graph)  # (P,)
-        messages = alpha.unsqueeze(-1) * self.value(v)[graph.senders]  # (P, F)
+        messages = alpha.unsqueeze(-1) * self.value(v).index_select(0, graph.senders)  # (P, F)
         return v + segment_sum(messages, graph.receivers, v.shape[0]) / self.num_streams
 
 

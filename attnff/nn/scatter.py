@@ -54,6 +54,6 @@ def segment_softmax_with_self(
         0, receivers.unsqueeze(-1).expand_as(masked), masked.detach(), reduce="amax", include_self=True
     )
     exp_self = torch.exp(self_logits - shift)
-    exp_edges = torch.exp(masked - shift[receivers]) * edge_weights.unsqueeze(-1)
+    exp_edges = torch.exp(masked - shift.index_select(0, receivers)) * edge_weights.unsqueeze(-1)
     denominator = exp_self.index_add(0, receivers, exp_edges)
-    return exp_edges / denominator[receivers], exp_self / denominator
+    return exp_edges / denominator.index_select(0, receivers), exp_self / denominator
