@@ -79,7 +79,9 @@ class AttnCalculator(Calculator):
             and page-faulted again on every MD step. False leaves the allocator as it is.
         recompute_layers: recompute each layer's intermediates while taking forces instead of keeping
             them (``attnff.nn.recompute``): peak memory falls by about the number of layers, each call
-            takes about 1.3x as long. For systems that do not fit in memory otherwise.
+            takes about 1.3x as long. JAT and CMRET (local attention) with more pairs than their
+            ``recompute_block_edges`` then also run each layer in blocks of receiving atoms, so that
+            peak memory stops growing with the layer size. For systems that do not fit in memory otherwise.
         compile_model: compile the model with ``torch.compile`` (dynamic shapes, so a changing pair
             count does not recompile): the first call compiles (a minute or more on a CPU, which needs
             a C++ compiler), later calls are faster (docs/performance.md). For long MD runs.

@@ -21,7 +21,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import BesselBasis, ExpNormalBasis, RecordsAttention, make_envelope, run_layer, segment_softmax_with_self, segment_sum
+from ..nn import (BesselBasis, ExpNormalBasis, RecordsAttention, blocks_for, make_envelope, run_layer,
+                  run_layer_by_receivers, segment_softmax_with_self, segment_sum)
 from ..nn.embedding import ElectronConfigurationEmbedding
 from ..nn.scatter import expand_ranges
 from ..nn.equivariant import GatedEquivariantBlock
@@ -134,9 +135,13 @@ class CMRETLayer(RecordsAttention, nn.Module):
         out = alpha_self.unsqueeze(-1) * v + segment_sum(alpha_edges.unsqueeze(-1) * v.index_select(0, aj), ai, n)
         return out.reshape(n, self.width)
 
-    def forward(self, s, v, edge_index, edge_features, phi, unit_ij, att_index, att_weights):
-        """s: (N, F); v: (N, 3, F); edge_features: (E, K) enveloped basis; phi: (E,); unit_ij: (E, 3)."""
+    def forward(self, s, v, edge_index, edge_features, phi, unit_ij, att_weights, att_index=None):
+        """s: (N, F); v: (N, 3, F); edge_features: (E, K) enveloped basis; phi: (E,); unit_ij: (E, 3).
+
+        att_weights: (A,) attention softmax weights on att_index (2, A); att_index None: the edges themselves.
+        """
         n = s.shape[0]
+        att_index = edge_index if att_index is None else att_index
         i, j = edge_index
         s_hat = self.act(self.scalar_in(s))
         envelope = phi.unsqueeze(-1)
@@ -172,10 +177,13 @@ class CMRET(nn.Module):
         num_species: unused beyond the registry contract (atoms are embedded by
             electron configuration, so any element works).
 
-    Set ``recompute_layers`` to recompute each layer in the backward pass (less memory, see nn.recompute).
+    Set ``recompute_layers`` to recompute each layer in the backward pass (less memory, see nn.recompute);
+    above ``recompute_block_edges`` edges (sorted by receiver, local attention) each layer then also runs in
+    blocks of receivers.
     """
 
     recompute_layers: bool = False
+    recompute_block_edges: int = 1 << 18
 
     def __init__(self, config: CMRETConfig, num_species: int):
         super().__init__()
@@ -256,9 +264,15 @@ class CMRET(nn.Module):
         att_index, att_weights = self._attention_graph(inputs)
         s, v = self._initial_features(inputs)
         accumulated = torch.zeros_like(s)
+        local = att_index is inputs.edge_index
+        blocks = blocks_for(self, inputs.edge_index, s.shape[0]) if local else None
         for layer in self.layers:
-            s, v, y = run_layer(layer, s, v, inputs.edge_index, edge_features, phi, unit_ij, att_index, att_weights,
-                                recompute=self.recompute_layers)
+            if blocks:
+                s, v, y = run_layer_by_receivers(layer, (s, v), inputs.edge_index,
+                                                 (edge_features, phi, unit_ij, att_weights), blocks)
+            else:
+                s, v, y = run_layer(layer, s, v, inputs.edge_index, edge_features, phi, unit_ij, att_weights,
+                                    None if local else att_index, recompute=self.recompute_layers)
             accumulated = accumulated + y
         features = self.norm(accumulated)
         s_out, v_out = features, v

@@ -13,7 +13,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import MLP, BesselBasis, RecordsAttention, make_envelope, run_layer, segment_softmax_with_self, segment_sum
+from ..nn import (MLP, BesselBasis, RecordsAttention, blocks_for, make_envelope, run_layer, run_layer_by_receivers,
+                  segment_softmax_with_self, segment_sum)
 from .inputs import ModelInputs
 
 __all__ = ["JATConfig", "JAT"]
@@ -137,10 +138,12 @@ class JAT(nn.Module):
         num_species: number of species the potential knows.
 
     forward(inputs) returns {"energies": (N,)} per-atom energies in model units (the Potential scales them).
-    Set ``recompute_layers`` to recompute each layer in the backward pass (less memory, see nn.recompute).
+    Set ``recompute_layers`` to recompute each layer in the backward pass (less memory, see nn.recompute);
+    above ``recompute_block_edges`` edges (sorted by receiver) each layer then also runs in blocks of receivers.
     """
 
     recompute_layers: bool = False
+    recompute_block_edges: int = 1 << 18
 
     def __init__(self, config: JATConfig, num_species: int):
         super().__init__()
@@ -164,6 +167,10 @@ class JAT(nn.Module):
         weights = self.edge_weights(inputs.d_ij)
         rbf = self.basis(inputs.d_ij) * self.envelope(inputs.d_ij).unsqueeze(-1)
         h = self.embedding(inputs.species)
+        blocks = blocks_for(self, inputs.edge_index, h.shape[0])
         for layer in self.layers:
-            h = run_layer(layer, h, inputs.edge_index, inputs.d_ij, rbf, weights, recompute=self.recompute_layers)
+            if blocks:
+                h = run_layer_by_receivers(layer, (h,), inputs.edge_index, (inputs.d_ij, rbf, weights), blocks)
+            else:
+                h = run_layer(layer, h, inputs.edge_index, inputs.d_ij, rbf, weights, recompute=self.recompute_layers)
         return {"energies": self.readout(h).squeeze(-1)}

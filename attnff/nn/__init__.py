@@ -3,7 +3,7 @@
 from .envelope import CosineEnvelope, PolynomialEnvelope, make_envelope
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
-from .recompute import run_layer
+from .recompute import blocks_for, run_layer, run_layer_by_receivers
 from .recording import AttentionRecord, RecordsAttention, record_attention
 from .scatter import segment_softmax_with_self, segment_sum
 
@@ -17,8 +17,10 @@ __all__ = [
     "PolynomialEnvelope",
     "RecordsAttention",
     "make_envelope",
+    "blocks_for",
     "record_attention",
     "run_layer",
+    "run_layer_by_receivers",
     "segment_softmax_with_self",
     "segment_sum",
 ]

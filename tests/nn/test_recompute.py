@@ -1,10 +1,12 @@
 """Layer recomputation (attnff.nn.recompute): same numbers, fewer tensors kept for the backward pass."""
 
 import numpy as np
+import pytest
 import torch
 
 from attnff import AttnCalculator
-from attnff.nn import record_attention
+from attnff.nn import blocks_for, record_attention
+from attnff.nn.recompute import receiver_blocks
 from tests.conftest import small_potential, small_water_box
 
 
@@ -56,3 +58,41 @@ def test_recording_is_not_doubled_by_recomputation():
         atoms.get_forces()
     assert sorted(records) == ["layers.0", "layers.1"]
     assert all(len(calls) == 1 for calls in records.values())
+
+
+def _blocked_results(model_name, block_edges):
+    atoms = small_water_box()
+    calc = AttnCalculator(small_potential(model_name), device="cpu", dtype="float64", recompute_layers=True)
+    calc.potential.model.recompute_block_edges = block_edges
+    atoms.calc = calc
+    return atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+
+
+@pytest.mark.parametrize("model_name", ["jat", "cmret"])
+def test_receiver_blocks_give_the_same_energy_forces_stress(model_name):
+    whole = _blocked_results(model_name, 0)
+    blocked = _blocked_results(model_name, 200)  # the small box's ~1000 edges in several blocks
+    assert abs(whole[0] - blocked[0]) < 1e-10
+    np.testing.assert_allclose(blocked[1], whole[1], atol=1e-10)
+    np.testing.assert_allclose(blocked[2], whole[2], atol=1e-10)
+
+
+def test_receiver_blocks_cover_every_atom_and_edge_once():
+    receivers = torch.tensor([0, 0, 0, 1, 3, 3, 3, 3, 3, 4])  # atom 2 receives nothing
+    blocks = receiver_blocks(receivers, 6, max_edges=4)
+    assert blocks == [(0, 3, 0, 4), (3, 4, 4, 9), (4, 6, 9, 10)]  # atom 3 alone exceeds 4 edges: a block of its own
+    assert receiver_blocks(torch.tensor([1, 0]), 2, max_edges=4) is None  # unsorted: no blocks
+
+
+def test_blocks_are_used_only_above_the_edge_limit():
+    calc = AttnCalculator(small_potential("jat"), device="cpu", dtype="float64", recompute_layers=True)
+    model = calc.potential.model
+    batch = calc.batch_for(small_water_box())
+    edges = batch.edge_index.shape[1]
+    model.recompute_block_edges = edges
+    assert blocks_for(model, batch.edge_index, len(batch.numbers)) is None
+    model.recompute_block_edges = edges // 3
+    blocks = blocks_for(model, batch.edge_index, len(batch.numbers))
+    assert len(blocks) >= 3 and blocks[-1][1] == len(batch.numbers) and blocks[-1][3] == edges
+    model.recompute_layers = False
+    assert blocks_for(model, batch.edge_index, len(batch.numbers)) is None
