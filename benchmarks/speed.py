@@ -367,7 +367,7 @@ def should_skip(model: str, n_atoms: int, dtype: str, case_allocator: str, args,
 
 def run_sweep(args) -> None:
     results = load_results(args.results)
-    models = list(args.models)
+    models = [] if args.variants_only else list(args.models)
     if args.baseline_root:
         models += [f"{model}@baseline" for model in args.models]
     if args.recompute:
@@ -542,6 +542,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also time each model with recompute_layers=True (stored as <model>@recompute)")
     parser.add_argument("--compile", action="store_true",
                         help="also time each model with compile_model=True (stored as <model>@compile)")
+    parser.add_argument("--variants-only", action="store_true",
+                        help="time only the --baseline-root/--recompute/--compile variants, not the plain models")
     parser.add_argument("--retry-oom", action="store_true", help="rerun cases stored as out of memory")
     parser.add_argument("--run-label", default="", help="free text stored with each result")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run: ethanol and 96 atoms, JAT, float32")
