@@ -14,11 +14,17 @@ from .allocator import keep_freed_memory
 from .data.batch import AtomsBatch
 from .data.validate import check_min_distance, check_structure, default_multiplicity, resolve_charge_spin
 from .errors import ChargeSpinError
+from .memory import memory_budget
 from .model_file import load_potential, resolve_potential
 from .neighbors import NeighborCache
 from .potential import Potential
 
 __all__ = ["AttnCalculator", "resolve_device", "resolve_dtype"]
+
+#: recompute_layers="auto" recomputes when a plain call would keep more than this share of the memory budget
+AUTO_RECOMPUTE_SHARE = 0.5
+#: below this many bytes of kept intermediates "auto" never recomputes (and does not ask the system)
+AUTO_RECOMPUTE_FLOOR = 1 << 30
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -79,9 +85,14 @@ class AttnCalculator(Calculator):
             and page-faulted again on every MD step. False leaves the allocator as it is.
         recompute_layers: recompute each layer's intermediates while taking forces instead of keeping
             them (``attnff.nn.recompute``): peak memory falls by about the number of layers, each call
-            takes about 1.3x as long. JAT and CMRET (local attention) with more pairs than their
+            takes about 1.3-1.6x as long. JAT and CMRET (local attention) with more pairs than their
             ``recompute_block_edges`` then also run each layer in blocks of receiving atoms, so that
-            peak memory stops growing with the layer size. For systems that do not fit in memory otherwise.
+            peak memory stops growing with the layer size. "auto" (default) decides at every call:
+            recompute when a plain call would keep more than half of the memory this process could
+            use (``attnff.memory.memory_budget``), by the model's measured values per pair
+            (``autograd_values_per_pair``); so large systems run instead of exhausting memory, and
+            small ones keep the faster plain call. A compiled model is left plain under "auto" (its
+            calls keep about a third of that memory, docs/performance.md). True or False fixes the choice.
         compile_model: compile the model with ``torch.compile`` (dynamic shapes, so a changing pair
             count does not recompile): the first call compiles (a minute or more on a CPU, which needs
             a C++ compiler), later calls are faster (docs/performance.md). For long MD runs.
@@ -92,7 +103,7 @@ class AttnCalculator(Calculator):
     def __init__(self, potential: Potential, device: str | torch.device = "auto",
                  dtype: str | torch.dtype = "float32", skin: float = 0.5,
                  metadata: dict[str, Any] | None = None, keep_memory: bool = True,
-                 recompute_layers: bool = False, compile_model: bool = False, **kwargs):
+                 recompute_layers: bool | str = "auto", compile_model: bool = False, **kwargs):
         super().__init__(**kwargs)
         if keep_memory:
             keep_freed_memory()
@@ -101,7 +112,10 @@ class AttnCalculator(Calculator):
         self.potential = copy.deepcopy(potential).to(device=self.device, dtype=self.dtype).eval()
         for parameter in self.potential.parameters():
             parameter.requires_grad_(False)
-        self.potential.recompute_layers = recompute_layers
+        if recompute_layers not in (True, False, "auto"):
+            raise ValueError(f"recompute_layers must be True, False or 'auto', not {recompute_layers!r}")
+        self.recompute_policy = recompute_layers
+        self.potential.recompute_layers = recompute_layers is True
         self.compiled = bool(compile_model)
         if self.compiled:
             self.potential.model.compile(dynamic=True)  # in place: parameter names stay as they are
@@ -175,7 +189,7 @@ class AttnCalculator(Calculator):
                 edge_index = torch.from_numpy(np.ascontiguousarray(edges_np[:, keep]))
                 shifts = torch.from_numpy(shifts_np[keep])
 
-        as_tensor = lambda x, dtype=self.dtype: torch.as_tensor(x, dtype=dtype, device=self.device)  # noqa: E731
+        as_tensor = lambda x, dtype=self.dtype: torch.as_tensor(x, dtype=dtype, device=self.device)
         return AtomsBatch(
             numbers=as_tensor(numbers, torch.long), positions=as_tensor(positions),
             cell=as_tensor(cell[None]), pbc=as_tensor(pbc[None], torch.bool),
@@ -183,6 +197,18 @@ class AttnCalculator(Calculator):
             edge_index=edge_index, shifts=shifts.to(self.dtype),
             charge=as_tensor([charge]), spin=as_tensor([(multiplicity - 1) / 2]),
         )
+
+    def recompute_needed(self, num_pairs: int) -> bool:
+        """The "auto" rule: would a plain call on ``num_pairs`` pairs keep over half the memory budget?"""
+        estimate = getattr(self.potential.model, "autograd_values_per_pair", None)
+        values_per_pair = estimate() if estimate is not None else None
+        if values_per_pair is None:
+            return False
+        kept = num_pairs * values_per_pair * self.dtype.itemsize
+        if kept < AUTO_RECOMPUTE_FLOOR:
+            return False
+        budget = memory_budget(self.device)
+        return budget is not None and kept > AUTO_RECOMPUTE_SHARE * budget
 
     def _evaluate(self, batch: AtomsBatch, stress: bool) -> dict[str, torch.Tensor]:
         """The potential's energy, forces and (if asked) stress; a model inductor cannot compile runs eagerly."""
@@ -205,6 +231,8 @@ class AttnCalculator(Calculator):
         if "dipole" in properties and not self.potential.has_dipole:
             raise PropertyNotImplementedError(f"this {self.potential.model_name} potential has no dipole head")
 
+        if self.recompute_policy == "auto" and not self.compiled:
+            self.potential.recompute_layers = self.recompute_needed(batch.edge_index.shape[1])
         out = self._evaluate(batch, stress=periodic)
         energy = float(out["energy"][0].detach())
         self.results = {

@@ -11,6 +11,11 @@ from .errors import ConfigError, ModelFileError
 __all__ = ["main"]
 
 
+def _recompute_choice(args) -> bool | str:
+    """--recompute-layers as the calculator's recompute_layers argument."""
+    return {"auto": "auto", "yes": True, "no": False}[args.recompute_layers]
+
+
 def _train(args) -> None:
     from .train import load_config, train
 
@@ -64,7 +69,7 @@ def _md(args) -> None:
     ensemble = f"nvt-{args.thermostat or 'langevin'}" if args.ensemble == "nvt" else args.ensemble
     try:
         calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
-                                   recompute_layers=args.recompute_layers, compile_model=args.compile)
+                                   recompute_layers=_recompute_choice(args), compile_model=args.compile)
         summary = run(read(args.structure), calc, ensemble=ensemble, temperature_K=args.temperature,
                       timestep_fs=args.timestep, steps=args.steps, out_dir=args.out, pressure_bar=args.pressure,
                       friction=args.friction, seed=args.seed, log_interval=args.log_interval,
@@ -149,7 +154,7 @@ def _scan(args) -> None:
                          else (scan.dihedral, args.dihedral))
     try:
         calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
-                                   recompute_layers=args.recompute_layers, compile_model=args.compile)
+                                   recompute_layers=_recompute_choice(args), compile_model=args.compile)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # non-converged points are listed below instead
             result = function(read(args.structure), calc, *indices, values, **options)
@@ -170,8 +175,9 @@ def _add_potential_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--potential", required=True, help="shipped potential name or potential file")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    parser.add_argument("--recompute-layers", action="store_true",
-                        help="recompute layers while taking forces: less memory for large systems, ~1.3-1.5x the time")
+    parser.add_argument("--recompute-layers", choices=["auto", "yes", "no"], default="auto",
+                        help="recompute layers while taking forces: less memory for large systems, ~1.3-1.6x the "
+                             "time; auto (default) recomputes only when a plain call would not fit comfortably")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model: the first step compiles (a minute or more), later steps are "
                              "faster (docs/performance.md)")

@@ -1,11 +1,15 @@
 """Test-set errors of every shipped potential, re-measured from its training config; writes docs/accuracy.md.
 
     python benchmarks/accuracy.py
+    python benchmarks/accuracy.py --ean runs/jat-ean-deep/jat-ean-deep.safetensors   # a candidate jat-ean only
 
 Each shipped potential is evaluated in float64 on the test split named by its
 training config (examples/configs/<name>.yaml), which reads ../shared/data.
+With --ean, only the EAN test table of each given potential file is made, printed and
+written to benchmarks/results/ean_test_<file stem, or folder of a model.safetensors>.md (docs/accuracy.md is left alone).
 """
 
+import argparse
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -88,7 +92,7 @@ def ch2_table() -> list[str]:
     checked for the sign of the singlet-triplet gap, with the model evaluated in both states.
     """
     shared = ROOT.parent / "shared" / "data"
-    spec = lambda name: DataSpec(str(shared / name), energy_key="E", forces_key="F", spin_key="S")  # noqa: E731
+    spec = lambda name: DataSpec(str(shared / name), energy_key="E", forces_key="F", spin_key="S")
     test = read_configurations(spec("ch2_2000_test.db"))
     def key(c):  # the geometry up to rotation and translation: both C-H lengths and the angle
         r1, r2 = c.positions[1] - c.positions[0], c.positions[2] - c.positions[0]
@@ -155,7 +159,24 @@ def ean_table(potential: str = "jat-ean") -> list[str]:
     return lines
 
 
+def candidate_tables(paths: list[str]) -> None:
+    """The EAN test table of each candidate potential file, printed and written to benchmarks/results/."""
+    for path in paths:
+        lines = [f"# EAN test file: {path}", "", f"Written by `python benchmarks/accuracy.py --ean {path}` (float64)."]
+        lines += ean_table(path)
+        stem = Path(path).stem if Path(path).stem != "model" else Path(path).parent.name  # potentials/<name>/model
+        out = ROOT / "benchmarks" / "results" / f"ean_test_{stem}.md"
+        out.write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ean", nargs="+", metavar="POTENTIAL", help="only the EAN test table of these potential files")
+    args = parser.parse_args()
+    if args.ean:
+        candidate_tables(args.ean)
+        return
     lines = ["# Accuracy of the shipped potentials", "",
              "Written by `python benchmarks/accuracy.py` (float64 evaluation on each potential's test split;",
              "energies in meV and kcal/mol, forces in meV/A and kcal/mol/A).", "",

@@ -3,6 +3,7 @@
     python benchmarks/ionic_liquid_md.py                  # 16 ion pairs, 50 ps each at 1 fs, 300 K / 1 bar
     python benchmarks/ionic_liquid_md.py --resume         # continue runs that were cut off
     python benchmarks/ionic_liquid_md.py --steps 200 --out /tmp/ean_md --no-docs   # a quick look
+    python benchmarks/ionic_liquid_md.py --potential runs/x/x.safetensors --compile   # a candidate, compiled
 
 The box is packed at the experimental 1.21 g/cm3 and relaxed with the potential (the examples'
 build_box.py). Both runs start from it and run side by side, one thread each, as two
@@ -44,6 +45,7 @@ def _command(args, ensemble: str, structure: Path, run_dir: Path, steps: int, re
                "--temperature", "300", "--timestep", str(args.timestep), "--steps", str(steps),
                "--log-interval", str(args.interval), "--traj-interval", str(args.interval), "--no-progress",
                "--seed", "0", "--rdf", "N-O", "N-N", "O-O", "--labile-bonds", *LABILE, *RUNS[ensemble]]
+    command += ["--compile"] if args.compile else []
     return command + ["--restart"] if restart else command
 
 
@@ -60,6 +62,12 @@ def reference_neutral_cation_percent() -> tuple[float, int]:
     return neutral_cation_percent(frames), len(frames)
 
 
+def _options(args) -> str:
+    """The non-default options of this run, as typed on the command line."""
+    text = "" if args.potential == "jat-ean" else f" --potential {args.potential}"
+    return text + (" --compile" if args.compile else "")
+
+
 def _report(args, results: dict) -> str:
     from ean import EXPERIMENTAL_DENSITY
 
@@ -68,8 +76,9 @@ def _report(args, results: dict) -> str:
     lines = [
         "# jat-ean: NVT and NPT of liquid EAN",
         "",
-        f"Written by `python benchmarks/ionic_liquid_md.py` on {time.strftime('%Y-%m-%d')} ({os.cpu_count()} cores, "
-        "both runs side by side, one thread each, float32).",
+        f"Written by `python benchmarks/ionic_liquid_md.py{_options(args)}` on {time.strftime('%Y-%m-%d')} "
+        f"({os.cpu_count()} cores, both runs side by side, one thread each, float32"
+        f"{', compiled model' if args.compile else ''}).",
         "",
         f"Box: {args.pairs} ion pairs ({15 * args.pairs} atoms, twice the 120-atom training boxes), packed at "
         f"{EXPERIMENTAL_DENSITY} g/cm3 and relaxed with the potential; 300 K, time step {args.timestep} fs, "
@@ -117,6 +126,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "ean_md")
     parser.add_argument("--resume", action="store_true", help="continue the runs in OUT where they stopped")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/ionic_liquid_md.md and images")
+    parser.add_argument("--compile", action="store_true", help="run the potential compiled (attnff md --compile)")
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -241,6 +241,7 @@ def run_attnff_case(case: dict) -> dict:
     fields["nl_ms"] = 1e3 * (time.process_time() - t0)
     fields["edges"] = int(calc.neighbors._built.edge_index.shape[1]) if calc.neighbors._built is not None else 0
     fields.update(nl_builds=calc.neighbors.builds, threads=torch.get_num_threads())
+    fields["recomputed"] = bool(calc.potential.recompute_layers)  # recompute_layers="auto" may switch it on
     return fields
 
 

@@ -47,7 +47,8 @@ def _cell(result: dict | None, what: str = "time") -> str:
     if what == "rss":
         return f"{result['peak_rss_mib'] / 1024:.2f}"
     us = 1e3 * result["ms_per_call"] / result["n_atoms"]
-    return f"{result['ms_per_call']:.4g} ms / {us:.4g} us"
+    auto = result.get("recomputed") and not result["model"].endswith("@recompute")
+    return f"{result['ms_per_call']:.4g} ms / {us:.4g} us" + (" (auto: recomputed)" if auto else "")
 
 
 def scaling_exponent(cases: dict, model: str, dtype: str) -> tuple[float, list[int]] | None:

@@ -107,7 +107,7 @@ def test_md_command_refuses_a_bad_rdf_pair(files, capsys):
 def test_recompute_layers_flag_gives_the_same_scan(files, tmp_path):
     potential, structure = files
     energies = []
-    for flag in ([], ["--recompute-layers"]):
+    for flag in ([], ["--recompute-layers", "yes"]):
         out = tmp_path / f"scan{len(flag)}"
         assert main(["scan", structure, "--potential", potential, "--device", "cpu", "--bond", "0", "1",
                      "--from", "1.3", "--to", "1.5", "--points", "3", "--out", str(out), *flag]) == 0

@@ -346,6 +346,15 @@ class GeomAtt(nn.Module):
         self._triplet_cache = (inputs.edge_index, triplets)
         return triplets
 
+    def autograd_values_per_pair(self) -> float:
+        """Numbers a plain force call keeps per pair for the backward pass, about 32 per feature, layer and order.
+
+        Measured on liquid water (about 68 pairs per atom; the triplets grow with the neighbours per
+        pair): peak RSS 3.6 GiB (float32) at 52410 pairs, width 64, 3 layers, orders 2-4
+        (docs/performance.md, run S15).
+        """
+        return 32.0 * self.config.width * self.config.num_layers * len(self.config.orders)
+
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         graph = self.pair_graph(inputs)
         v_0 = self.embedding(inputs.species)

@@ -157,6 +157,14 @@ class JAT(nn.Module):
         )
         self.readout = MLP((config.width, *config.readout, 1), layer_norm=True)
 
+    def autograd_values_per_pair(self) -> float:
+        """Numbers a plain force call keeps per pair for the backward pass, about 9 per feature and layer.
+
+        Measured: peak RSS 3.54 GiB (float32) and 6.8 GiB (float64) at 419212 pairs, width 64,
+        4 layers (docs/performance.md, run S15: 8.6 and 8.5 values per feature and layer).
+        """
+        return 9.0 * self.config.width * self.config.num_layers
+
     def edge_weights(self, d_ij: torch.Tensor) -> torch.Tensor:
         """Softmax weights w_ij (E,): the envelope (smooth) or a hard 0/1 cut (thesis)."""
         if self.config.attention == "smooth":

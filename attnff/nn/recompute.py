@@ -17,16 +17,21 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["blocks_for", "receiver_blocks", "run_layer", "run_layer_by_receivers"]
+__all__ = ["blocks_for", "can_recompute", "receiver_blocks", "run_layer", "run_layer_by_receivers"]
+
+
+def can_recompute(module: nn.Module) -> bool:
+    """Whether ``module`` may be recomputed now: autograd is on and none of its layers records attention.
+
+    A recording layer (``nn.recording``) always runs plainly, so that each call records once.
+    """
+    return torch.is_grad_enabled() and all(getattr(m, "recording", None) is None for m in module.modules())
 
 
 def run_layer(layer: nn.Module, *inputs, recompute: bool = False):
-    """``layer(*inputs)``; with ``recompute`` (and autograd on) its intermediates are recomputed in the backward pass.
-
-    A layer that is recording its attention weights (``nn.recording``) always runs plainly, so
-    that each call records once.
-    """
-    if recompute and torch.is_grad_enabled() and getattr(layer, "recording", None) is None:
+    """``layer(*inputs)``; with ``recompute`` (and ``can_recompute(layer)``) its intermediates are recomputed
+    in the backward pass."""
+    if recompute and can_recompute(layer):
         return checkpoint(layer, *inputs, use_reentrant=False, preserve_rng_state=False)
     return layer(*inputs)
 
@@ -59,15 +64,22 @@ def receiver_blocks(receivers: torch.Tensor, num_atoms: int, max_edges: int) -> 
 def blocks_for(model: nn.Module, edge_index: torch.Tensor, num_atoms: int) -> list[tuple[int, int, int, int]] | None:
     """Receiver blocks when ``model`` recomputes layers and has more than ``model.recompute_block_edges`` edges.
 
-    None (run each layer whole) otherwise, without autograd, while attention is recorded, or when
-    the edges are not sorted by receiver.
+    None (run each layer whole) otherwise, when ``can_recompute(model)`` is False, or when the
+    edges are not sorted by receiver. The blocks of the last ``edge_index`` tensor are kept on the
+    model: a neighbour list reused within its skin (on a GPU the calculator hands the same tensor
+    every step) costs no further host copy.
     """
     limit = getattr(model, "recompute_block_edges", 0)
-    if not (getattr(model, "recompute_layers", False) and limit and torch.is_grad_enabled()):
+    if not (getattr(model, "recompute_layers", False) and limit) or edge_index.shape[1] <= limit:
         return None
-    if edge_index.shape[1] <= limit or any(getattr(m, "recording", None) is not None for m in model.modules()):
+    if not can_recompute(model):
         return None
-    return receiver_blocks(edge_index[0], num_atoms, limit)
+    cached = getattr(model, "_receiver_blocks", None)
+    if cached is not None and cached[0] is edge_index and cached[1] == limit:
+        return cached[2]
+    blocks = receiver_blocks(edge_index[0], num_atoms, limit)
+    model._receiver_blocks = (edge_index, limit, blocks)
+    return blocks
 
 
 def _block_call(layer, first, end, edge_index, num_node_inputs, *tensors):

@@ -1,5 +1,7 @@
 """Layer recomputation (attnff.nn.recompute): same numbers, fewer tensors kept for the backward pass."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -96,3 +98,90 @@ def test_blocks_are_used_only_above_the_edge_limit():
     assert len(blocks) >= 3 and blocks[-1][1] == len(batch.numbers) and blocks[-1][3] == edges
     model.recompute_layers = False
     assert blocks_for(model, batch.edge_index, len(batch.numbers)) is None
+
+
+def test_blocks_are_kept_for_the_same_edge_tensor_only():
+    calc = AttnCalculator(small_potential("jat"), device="cpu", dtype="float64", recompute_layers=True)
+    model = calc.potential.model
+    batch = calc.batch_for(small_water_box())
+    model.recompute_block_edges = batch.edge_index.shape[1] // 3
+    blocks = blocks_for(model, batch.edge_index, len(batch.numbers))
+    assert blocks_for(model, batch.edge_index, len(batch.numbers)) is blocks  # same list: no second host copy
+    copy = batch.edge_index.clone()
+    assert blocks_for(model, copy, len(batch.numbers)) is not blocks  # another tensor: recomputed
+    assert blocks_for(model, copy, len(batch.numbers)) == blocks
+    model.recompute_block_edges //= 2
+    assert len(blocks_for(model, copy, len(batch.numbers))) > len(blocks)  # another limit: recomputed
+
+
+def test_auto_recomputes_only_when_a_plain_call_would_not_fit(monkeypatch):
+    from attnff import calculator
+
+    calc = AttnCalculator(small_potential("jat"), device="cpu", dtype="float64")
+    assert calc.recompute_policy == "auto" and not calc.potential.recompute_layers
+    per_pair = calc.potential.model.autograd_values_per_pair() * 8  # bytes, float64
+    pairs = int(4 * calculator.AUTO_RECOMPUTE_FLOOR / per_pair)  # a plain call would keep about 4 GiB
+    monkeypatch.setattr(calculator, "memory_budget", lambda device: 20 << 30)
+    assert not calc.recompute_needed(pairs)
+    monkeypatch.setattr(calculator, "memory_budget", lambda device: 6 << 30)
+    assert calc.recompute_needed(pairs)
+    assert not calc.recompute_needed(pairs // 8)  # under the floor: never recomputed
+    monkeypatch.setattr(calculator, "memory_budget", lambda device: None)
+    assert not calc.recompute_needed(pairs)  # no budget known: plain call
+
+
+def test_auto_switches_the_calculator_and_keeps_the_numbers(monkeypatch):
+    from attnff import calculator
+
+    monkeypatch.setattr(calculator, "AUTO_RECOMPUTE_FLOOR", 0)
+    monkeypatch.setattr(calculator, "memory_budget", lambda device: 1)
+    atoms = small_water_box()
+    atoms.calc = AttnCalculator(small_potential("cmret"), device="cpu", dtype="float64")
+    energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+    assert atoms.calc.potential.recompute_layers
+    plain = _results("cmret", False)
+    assert abs(energy - plain[0]) < 1e-10
+    np.testing.assert_allclose(forces, plain[1], atol=1e-10)
+
+
+def test_auto_leaves_global_attention_plain(monkeypatch):
+    from attnff import calculator
+
+    monkeypatch.setattr(calculator, "AUTO_RECOMPUTE_FLOOR", 0)
+    monkeypatch.setattr(calculator, "memory_budget", lambda device: 1)
+    calc = AttnCalculator(small_potential("cmret", attention="global"), device="cpu", dtype="float64")
+    assert calc.potential.model.autograd_values_per_pair() is None
+    assert not calc.recompute_needed(10**9)
+
+
+def test_recompute_layers_must_be_a_known_choice():
+    with pytest.raises(ValueError, match="recompute_layers must be True, False or 'auto'"):
+        AttnCalculator(small_potential("jat"), device="cpu", recompute_layers="sometimes")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_memory_budget_of_the_cpu_counts_what_the_process_holds():
+    from attnff.memory import _own_resident, memory_budget
+
+    held = torch.ones(64 << 20, dtype=torch.uint8)  # 64 MiB, touched: resident
+    assert _own_resident() > held.numel()
+    assert _own_resident() < memory_budget(torch.device("cpu")) < 1 << 50
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_memory_budget_respects_the_address_space_limit():
+    import resource
+
+    from attnff.memory import _own_mapped, _own_resident, memory_budget
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _own_mapped() + (1 << 30)
+    if hard != resource.RLIM_INFINITY and hard < limit:
+        pytest.skip("the hard address-space limit is already below the test's")
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        budget = memory_budget(torch.device("cpu"))
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    assert 0 < budget <= (1 << 30) + _own_resident()
+    assert budget < memory_budget(torch.device("cpu"))
