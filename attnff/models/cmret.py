@@ -258,15 +258,16 @@ class CMRET(nn.Module):
         return s, v
 
     def autograd_values_per_pair(self) -> float | None:
-        """Numbers a plain force call keeps per pair for the backward pass, about 21 per feature and layer
-        (local attention; None for global attention, whose cost grows with the atom pairs of each molecule).
+        """Numbers a plain force call keeps per pair it evaluates, about 28 per feature and layer (local
+        attention; None for global attention, whose cost grows with the atom pairs of each molecule).
 
-        Measured: peak RSS 8.4 GiB (float32) and 16.7 GiB (float64) at 419212 pairs, width 64,
-        4 layers (docs/performance.md, run S15: 21.0 and 20.9 values per feature and layer).
+        Measured: peak RSS 8.4 GiB (float32) and 16.7 GiB (float64) on 6144 water atoms, about
+        315000 pairs within the cutoff, width 64, 4 layers (docs/performance.md, run S15: 28.0 and
+        27.8 values per feature and layer).
         """
         if self.config.attention != "local":
             return None
-        return 21.0 * self.config.width * self.config.num_layers
+        return 28.0 * self.config.width * self.config.num_layers
 
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         phi = self.envelope(inputs.d_ij)

@@ -347,13 +347,13 @@ class GeomAtt(nn.Module):
         return triplets
 
     def autograd_values_per_pair(self) -> float:
-        """Numbers a plain force call keeps per pair for the backward pass, about 32 per feature, layer and order.
+        """Numbers a plain force call keeps per pair it evaluates, about 42 per feature, layer and order.
 
-        Measured on liquid water (about 68 pairs per atom; the triplets grow with the neighbours per
-        pair): peak RSS 3.6 GiB (float32) at 52410 pairs, width 64, 3 layers, orders 2-4
-        (docs/performance.md, run S15).
+        Measured on liquid water (about 52 pairs per atom within 5 A; the triplets grow with the
+        neighbours per pair): peak RSS 3.6 GiB (float32) on 768 atoms, about 39800 pairs, width 64,
+        3 layers, orders 2-4 (docs/performance.md, run S15).
         """
-        return 32.0 * self.config.width * self.config.num_layers * len(self.config.orders)
+        return 42.0 * self.config.width * self.config.num_layers * len(self.config.orders)
 
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         graph = self.pair_graph(inputs)

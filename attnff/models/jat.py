@@ -158,12 +158,13 @@ class JAT(nn.Module):
         self.readout = MLP((config.width, *config.readout, 1), layer_norm=True)
 
     def autograd_values_per_pair(self) -> float:
-        """Numbers a plain force call keeps per pair for the backward pass, about 9 per feature and layer.
+        """Numbers a plain force call keeps per pair it evaluates, about 12 per feature and layer.
 
-        Measured: peak RSS 3.54 GiB (float32) and 6.8 GiB (float64) at 419212 pairs, width 64,
-        4 layers (docs/performance.md, run S15: 8.6 and 8.5 values per feature and layer).
+        Measured: peak RSS 3.54 GiB (float32) and 6.8 GiB (float64) on 6144 water atoms, about
+        315000 pairs within the cutoff, width 64, 4 layers (docs/performance.md, run S15: 11.8 and
+        11.3 values per feature and layer).
         """
-        return 9.0 * self.config.width * self.config.num_layers
+        return 12.0 * self.config.width * self.config.num_layers
 
     def edge_weights(self, d_ij: torch.Tensor) -> torch.Tensor:
         """Softmax weights w_ij (E,): the envelope (smooth) or a hard 0/1 cut (thesis)."""
