@@ -114,8 +114,8 @@ class AttnCalculator(Calculator):
             parameter.requires_grad_(False)
         if recompute_layers not in (True, False, "auto"):
             raise ValueError(f"recompute_layers must be True, False or 'auto', not {recompute_layers!r}")
-        self.recompute_policy = recompute_layers
-        self.potential.recompute_layers = recompute_layers is True
+        self.recompute_policy = recompute_layers if recompute_layers == "auto" else bool(recompute_layers)
+        self.potential.recompute_layers = self.recompute_policy is True
         self.compiled = bool(compile_model)
         if self.compiled:
             self.potential.model.compile(dynamic=True)  # in place: parameter names stay as they are
