@@ -22,7 +22,7 @@ from pathlib import Path
 MODELS = {"jat": "jat-md17-ethanol", "cmret": "cmret-md17-ethanol", "geomatt": "geomatt-md17-ethanol"}
 
 
-def profile(potential: str, n_atoms: int, calls: int) -> tuple[Counter, Counter]:
+def profile(potential: str, n_atoms: int, calls: int, dtype: str = "float32") -> tuple[Counter, Counter]:
     """(seconds per key, calls per key), summed over ``calls`` calls."""
     import torch
     from speed import build_system
@@ -44,7 +44,7 @@ def profile(potential: str, n_atoms: int, calls: int) -> tuple[Counter, Counter]
             return out
 
     atoms = build_system(n_atoms)
-    atoms.calc = AttnCalculator.load(potential, device="cpu", dtype="float32")
+    atoms.calc = AttnCalculator.load(potential, device="cpu", dtype=dtype)
     atoms.get_forces()  # builds the neighbour list
     for k in range(calls):
         atoms.positions[0, 0] += 1e-3 * (-1) ** k  # within the skin: the list is reused, as in MD
@@ -59,6 +59,7 @@ def main(argv=None) -> None:
     parser.add_argument("--atoms", type=int, default=768, help="water box size (96, 768, 6144, ...)")
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--attnff-root", type=Path, help="import attnff from this checkout instead")
     args = parser.parse_args(argv)
     root = (args.attnff_root or Path(__file__).resolve().parents[1]).resolve()
@@ -68,10 +69,10 @@ def main(argv=None) -> None:
     import attnff
 
     torch.set_num_threads(1)
-    print(f"attnff from {Path(attnff.__file__).parent}, {args.atoms}-atom water, float32, one thread, "
+    print(f"attnff from {Path(attnff.__file__).parent}, {args.atoms}-atom water, {args.dtype}, one thread, "
           f"{args.calls} calls\n")
     for model in args.models:
-        seconds, counts = profile(MODELS[model], args.atoms, args.calls)
+        seconds, counts = profile(MODELS[model], args.atoms, args.calls, args.dtype)
         per_call = 1e3 / args.calls
         print(f"### {model}: {sum(seconds.values()) * per_call:.1f} ms per call inside operators\n")
         print("| ms per call | calls | operator | run by | large inputs |")
