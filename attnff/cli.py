@@ -175,9 +175,10 @@ def _add_potential_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--potential", required=True, help="shipped potential name or potential file")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    parser.add_argument("--recompute-layers", choices=["auto", "yes", "no"], default="auto",
+    parser.add_argument("--recompute-layers", choices=["auto", "yes", "no"], default="auto", nargs="?", const="yes",
                         help="recompute layers while taking forces: less memory for large systems, ~1.3-1.6x the "
-                             "time; auto (default) recomputes only when a plain call would not fit comfortably")
+                             "time; auto (default) recomputes only when a plain call would not fit comfortably; "
+                             "the bare flag means yes")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model: the first step compiles (a minute or more), later steps are "
                              "faster (docs/performance.md)")

@@ -107,10 +107,19 @@ def test_md_command_refuses_a_bad_rdf_pair(files, capsys):
 def test_recompute_layers_flag_gives_the_same_scan(files, tmp_path):
     potential, structure = files
     energies = []
-    for flag in ([], ["--recompute-layers", "yes"]):
+    for flag in ([], ["--recompute-layers", "yes"], ["--recompute-layers"]):
         out = tmp_path / f"scan{len(flag)}"
         assert main(["scan", structure, "--potential", potential, "--device", "cpu", "--bond", "0", "1",
                      "--from", "1.3", "--to", "1.5", "--points", "3", "--out", str(out), *flag]) == 0
         with open(out / "scan.csv", newline="") as handle:
             energies.append([float(row["energy_eV"]) for row in csv.DictReader(handle)])
     assert energies[1] == pytest.approx(energies[0], abs=1e-9)
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], "auto"), (["--recompute-layers"], True),
+                                                (["--recompute-layers", "no"], False)])
+def test_recompute_layers_flag_maps_to_the_calculator_argument(flag, expected):
+    from attnff.cli import _recompute_choice, build_parser
+
+    args = build_parser().parse_args(["md", "box.xyz", "--potential", "jat-ean", "--out", "run", *flag])
+    assert _recompute_choice(args) == expected and type(_recompute_choice(args)) is type(expected)
