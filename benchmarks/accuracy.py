@@ -162,7 +162,9 @@ def ean_table(potential: str = "jat-ean") -> list[str]:
 def candidate_tables(paths: list[str]) -> None:
     """The EAN test table of each candidate potential file, printed and written to benchmarks/results/."""
     for path in paths:
-        lines = [f"# EAN test file: {path}", "", f"Written by `python benchmarks/accuracy.py --ean {path}` (float64)."]
+        parameters = sum(p.numel() for p in AttnCalculator.load(path, device="cpu").potential.parameters())
+        lines = [f"# EAN test file: {path}", "", f"Written by `python benchmarks/accuracy.py --ean {path}` (float64).",
+                 "", f"Parameters: {parameters}"]
         lines += ean_table(path)
         stem = Path(path).stem if Path(path).stem != "model" else Path(path).parent.name  # potentials/<name>/model
         out = ROOT / "benchmarks" / "results" / f"ean_test_{stem}.md"

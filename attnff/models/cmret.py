@@ -262,7 +262,7 @@ class CMRET(nn.Module):
         attention; None for global attention, whose cost grows with the atom pairs of each molecule).
 
         Measured: peak RSS 8.4 GiB (float32) and 16.7 GiB (float64) on 6144 water atoms, about
-        315000 pairs within the cutoff, width 64, 4 layers (docs/performance.md, run S15: 28.0 and
+        315000 pairs within the cutoff (419212 list pairs x (5/5.5)^3), width 64, 4 layers (docs/performance.md, run S15: 28.0 and
         27.8 values per feature and layer).
         """
         if self.config.attention != "local":

@@ -161,7 +161,7 @@ class JAT(nn.Module):
         """Numbers a plain force call keeps per pair it evaluates, about 12 per feature and layer.
 
         Measured: peak RSS 3.54 GiB (float32) and 6.8 GiB (float64) on 6144 water atoms, about
-        315000 pairs within the cutoff, width 64, 4 layers (docs/performance.md, run S15: 11.8 and
+        315000 pairs within the cutoff (419212 list pairs x (5/5.5)^3), width 64, 4 layers (docs/performance.md, run S15: 11.8 and
         11.3 values per feature and layer).
         """
         return 12.0 * self.config.width * self.config.num_layers
