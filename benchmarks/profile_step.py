@@ -10,7 +10,7 @@ large inputs. Unlike ``torch.profiler`` this sees which backward node issued an 
 what tells a gather's backward (``IndexSelectBackward``) from a scatter. Only the time inside the
 operators is summed: the Python dispatch around each operator slows the whole call several-fold,
 so the call's own time under the timer means nothing. Prints a Markdown table per model; one
-torch thread, float32, the speed benchmark's water boxes.
+torch thread (float32 unless --dtype), the speed benchmark's water boxes.
 """
 
 import argparse
@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-MODELS = {"jat": "jat-md17-ethanol", "cmret": "cmret-md17-ethanol", "geomatt": "geomatt-md17-ethanol"}
+from speed import ATTNFF_MODELS  # model -> shipped potential, as the speed benchmark times them
 
 
 def profile(potential: str, n_atoms: int, calls: int, dtype: str = "float32") -> tuple[Counter, Counter]:
@@ -55,7 +55,7 @@ def profile(potential: str, n_atoms: int, calls: int, dtype: str = "float32") ->
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["jat", "cmret"], choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=["jat", "cmret"], choices=list(ATTNFF_MODELS))
     parser.add_argument("--atoms", type=int, default=768, help="water box size (96, 768, 6144, ...)")
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
@@ -72,7 +72,7 @@ def main(argv=None) -> None:
     print(f"attnff from {Path(attnff.__file__).parent}, {args.atoms}-atom water, {args.dtype}, one thread, "
           f"{args.calls} calls\n")
     for model in args.models:
-        seconds, counts = profile(MODELS[model], args.atoms, args.calls, args.dtype)
+        seconds, counts = profile(ATTNFF_MODELS[model], args.atoms, args.calls, args.dtype)
         per_call = 1e3 / args.calls
         print(f"### {model}: {sum(seconds.values()) * per_call:.1f} ms per call inside operators\n")
         print("| ms per call | calls | operator | run by | large inputs |")
