@@ -3,6 +3,7 @@
     python benchmarks/profile_step.py                                  # JAT and CMRET, 768-atom water
     python benchmarks/profile_step.py --models jat --atoms 6144 --top 20
     python benchmarks/profile_step.py --attnff-root /path/to/old/checkout   # profile another checkout
+    python benchmarks/profile_step.py --ean 8                          # jat-ean on the 120-atom EAN box
 
 Every aten operator of the call is timed through a ``TorchDispatchMode`` (forward and backward,
 labelled with the autograd node that runs it) and grouped by operator, node and the shapes of its
@@ -22,10 +23,17 @@ from pathlib import Path
 from speed import ATTNFF_MODELS  # model -> shipped potential, as the speed benchmark times them
 
 
-def profile(potential: str, n_atoms: int, calls: int, dtype: str = "float32") -> tuple[Counter, Counter]:
-    """(seconds per key, calls per key), summed over ``calls`` calls."""
+def build_ean(pairs: int):
+    """The EAN box of benchmarks/ionic_liquid_speed.py (seed 0), unrelaxed: same atoms and pair count."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "ionic_liquid"))
+    from ean import ean_box
+
+    return ean_box(pairs, seed=0)
+
+
+def profile(potential: str, atoms, calls: int, dtype: str = "float32") -> tuple[Counter, Counter]:
+    """(seconds per key, calls per key) of ``atoms`` with ``potential``, summed over ``calls`` calls."""
     import torch
-    from speed import build_system
     from torch.utils._python_dispatch import TorchDispatchMode
 
     from attnff import AttnCalculator
@@ -43,7 +51,6 @@ def profile(potential: str, n_atoms: int, calls: int, dtype: str = "float32") ->
             counts[key] += 1
             return out
 
-    atoms = build_system(n_atoms)
     atoms.calc = AttnCalculator.load(potential, device="cpu", dtype=dtype)
     atoms.get_forces()  # builds the neighbour list
     for k in range(calls):
@@ -57,6 +64,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["jat", "cmret"], choices=list(ATTNFF_MODELS))
     parser.add_argument("--atoms", type=int, default=768, help="water box size (96, 768, 6144, ...)")
+    parser.add_argument("--ean", type=int, metavar="PAIRS", help="profile jat-ean on an EAN box of PAIRS ion pairs instead")
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -69,10 +77,14 @@ def main(argv=None) -> None:
     import attnff
 
     torch.set_num_threads(1)
-    print(f"attnff from {Path(attnff.__file__).parent}, {args.atoms}-atom water, {args.dtype}, one thread, "
-          f"{args.calls} calls\n")
-    for model in args.models:
-        seconds, counts = profile(ATTNFF_MODELS[model], args.atoms, args.calls, args.dtype)
+    from speed import build_system
+
+    cases = [("jat-ean", "jat-ean", build_ean(args.ean))] if args.ean else [
+        (model, ATTNFF_MODELS[model], build_system(args.atoms)) for model in args.models]
+    system = f"{len(cases[0][2])}-atom EAN" if args.ean else f"{args.atoms}-atom water"
+    print(f"attnff from {Path(attnff.__file__).parent}, {system}, {args.dtype}, one thread, {args.calls} calls\n")
+    for model, potential, atoms in cases:
+        seconds, counts = profile(potential, atoms, args.calls, args.dtype)
         per_call = 1e3 / args.calls
         print(f"### {model}: {sum(seconds.values()) * per_call:.1f} ms per call inside operators\n")
         print("| ms per call | calls | operator | run by | large inputs |")

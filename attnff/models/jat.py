@@ -5,6 +5,8 @@ smooth envelope inside the GATv2 nonlinearity, the envelope also weights the
 softmax, and every atom keeps its self edge, so E and F are smooth as atoms
 cross the cutoff. ``attention="thesis"`` reproduces the thesis: hard cutoff,
 distance only as a linear logit term g(d) = (d^2)^(k+1) for head k, self loops.
+``angular=C`` (not in the thesis; 0 by default) adds C channels of three-body angular invariants
+(nn.angular) to every layer's update, for data whose forces depend on bond angles.
 """
 
 from dataclasses import dataclass
@@ -13,8 +15,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import (MLP, BesselBasis, RecordsAttention, blocks_for, make_envelope, run_layer, run_layer_by_receivers,
-                  segment_softmax_with_self, segment_sum)
+from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, make_envelope, run_layer,
+                  run_layer_by_receivers, segment_softmax_with_self, segment_sum, unit_harmonics)
 from .inputs import ModelInputs
 
 __all__ = ["JATConfig", "JAT"]
@@ -39,6 +41,9 @@ class JATConfig:
             thesis). Without it a trained model can make exp(e_ij) so large that an edge keeps a
             sizeable weight until the last hundredth of an Angstrom before the cutoff, where the
             envelope then switches it off steeply: smooth in principle, stiff in MD.
+        angular: channels C of angular invariants added to each layer's update (0: distances only,
+            as in the thesis). The invariants' output map starts at zero, so a distance-only potential
+            can be continued with this term (training.init_from).
     """
 
     cutoff: float = 5.0
@@ -51,6 +56,7 @@ class JATConfig:
     radial_values: bool = True
     readout: tuple[int, ...] = (64, 32, 16, 16)
     logit_cap: float = 4.0
+    angular: int = 0
 
     @property
     def supports_charge_spin(self) -> bool:
@@ -71,7 +77,7 @@ class JATLayer(RecordsAttention, nn.Module):
     logit e_ij = a_h . swish(W_r h_i + W_s h_j + W_e rbf_ij)     (smooth)
                = a_h . swish(W_r h_i + W_s h_j) + c_h (d_ij^2)^(h+1)  (thesis)
     m_i = alpha_ii W_s h_i + sum_j alpha_ij (W_s h_j [* W_v rbf_ij])
-    h_i <- LayerNorm(h_i + swish(m_i))  (no LayerNorm in the last layer)
+    h_i <- LayerNorm(h_i + swish(m_i) [+ angular_i])  (no LayerNorm in the last layer)
     """
 
     def __init__(self, config: JATConfig, last: bool):
@@ -88,6 +94,7 @@ class JATLayer(RecordsAttention, nn.Module):
         else:
             self.distance_weight = nn.Parameter(torch.zeros(heads))
         self.value_filter = nn.Linear(config.num_basis, width) if config.radial_values else None
+        self.angular = AngularInvariants(width, config.num_basis, config.angular) if config.angular else None
         self.norm = None if last else nn.LayerNorm(width)
         self.act = nn.SiLU()
         self.logit_cap = config.logit_cap
@@ -101,8 +108,8 @@ class JATLayer(RecordsAttention, nn.Module):
         logits = (self.act(pre).view(-1, self.heads, self.head_width) * self.attention).sum(-1)
         return self.logit_cap * torch.tanh(logits / self.logit_cap) if self.logit_cap else logits
 
-    def forward(self, h, edge_index, d_ij, rbf, weights):
-        """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis -> (N, F)."""
+    def forward(self, h, edge_index, d_ij, rbf, weights, harmonics=None):
+        """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis; harmonics: (E, 8) when angular -> (N, F)."""
         i, j = edge_index
         h_recv, h_send = self.receiver(h), self.sender(h)
         send_j = h_send.index_select(0, j)  # (E, F), used by the logits and the values
@@ -126,7 +133,10 @@ class JATLayer(RecordsAttention, nn.Module):
         values = values.view(-1, self.heads, self.head_width) * alpha_edges.unsqueeze(-1)
         own = h_send.view(-1, self.heads, self.head_width) * alpha_self.unsqueeze(-1)
         message = (own + segment_sum(values, i, h.shape[0])).reshape(h.shape)
-        h = h + self.act(message)
+        update = self.act(message)
+        if self.angular is not None:
+            update = update + self.angular(h, edge_index, rbf, harmonics)
+        h = h + update
         return h if self.norm is None else self.norm(h)
 
 
@@ -162,9 +172,10 @@ class JAT(nn.Module):
 
         Measured: peak RSS 3.54 GiB (float32) and 6.8 GiB (float64) on 6144 water atoms, about
         315000 pairs within the cutoff (419212 list pairs x (5/5.5)^3), width 64, 4 layers (docs/performance.md, run S15: 11.8 and
-        11.3 values per feature and layer).
+        11.3 values per feature and layer). With ``angular`` about 3 more per channel and layer (the three
+        (E, C) tensors autograd keeps; derived, not measured).
         """
-        return 12.0 * self.config.width * self.config.num_layers
+        return (12.0 * self.config.width + 3.0 * self.config.angular) * self.config.num_layers
 
     def edge_weights(self, d_ij: torch.Tensor) -> torch.Tensor:
         """Softmax weights w_ij (E,): the envelope (smooth) or a hard 0/1 cut (thesis)."""
@@ -175,11 +186,14 @@ class JAT(nn.Module):
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         weights = self.edge_weights(inputs.d_ij)
         rbf = self.basis(inputs.d_ij) * self.envelope(inputs.d_ij).unsqueeze(-1)
+        edges = (inputs.d_ij, rbf, weights)
+        if self.config.angular:
+            edges += (unit_harmonics(inputs.vec_ij, inputs.d_ij),)
         h = self.embedding(inputs.species)
         blocks = blocks_for(self, inputs.edge_index, h.shape[0])
         for layer in self.layers:
             if blocks:
-                h = run_layer_by_receivers(layer, (h,), inputs.edge_index, (inputs.d_ij, rbf, weights), blocks)
+                h = run_layer_by_receivers(layer, (h,), inputs.edge_index, edges, blocks)
             else:
-                h = run_layer(layer, h, inputs.edge_index, inputs.d_ij, rbf, weights, recompute=self.recompute_layers)
+                h = run_layer(layer, h, inputs.edge_index, *edges, recompute=self.recompute_layers)
         return {"energies": self.readout(h).squeeze(-1)}

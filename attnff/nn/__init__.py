@@ -1,5 +1,6 @@
 """Layers shared by attnff models: radial bases, envelopes, segment operations, MLPs, attention recording."""
 
+from .angular import AngularInvariants, unit_harmonics
 from .envelope import CosineEnvelope, PolynomialEnvelope, make_envelope
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
@@ -8,6 +9,7 @@ from .recording import AttentionRecord, RecordsAttention, record_attention
 from .scatter import segment_softmax_with_self, segment_sum
 
 __all__ = [
+    "AngularInvariants",
     "AttentionRecord",
     "BesselBasis",
     "CosineEnvelope",
@@ -23,4 +25,5 @@ __all__ = [
     "run_layer_by_receivers",
     "segment_softmax_with_self",
     "segment_sum",
+    "unit_harmonics",
 ]

@@ -97,17 +97,26 @@ def _selection_score(metrics: dict, weights: LossWeights) -> float:
     return score
 
 
+#: model options a run may add to its init_from source (from 0): their new weights start neutral
+ADDABLE_OPTIONS = {"angular"}
+
+
 def _initialise_from(potential: Potential, name_or_path: str, keep_scale: bool = False) -> None:
-    """Copy the model weights of a potential file (same model, config, species) into ``potential``;
-    with ``keep_scale`` also its energy scale."""
-    source, meta = load_potential(resolve_potential(name_or_path))
-    if (source.model_name, source.model_config, source.species) != \
-            (potential.model_name, potential.model_config, potential.species):  # configs with defaults filled in
+    """Copy the model weights of a potential file (same model and species; same config, except that the
+    run may switch on an option of ``ADDABLE_OPTIONS``) into ``potential``; with ``keep_scale`` also its
+    energy scale. Weights the source lacks keep their initialisation."""
+    source, _ = load_potential(resolve_potential(name_or_path))
+    source_config, config = source.model_config, potential.model_config  # with defaults filled in
+    added = {k for k in config if config[k] != source_config.get(k)}
+    if (source.model_name, source.species) != (potential.model_name, potential.species) or \
+            not added <= ADDABLE_OPTIONS or any(source_config.get(k) for k in added):
         raise ConfigError(f"training.init_from {name_or_path!r} has model {source.model_name} "
-                          f"{source.model_config} species {list(source.species)}; this run needs {potential.model_name} "
-                          f"{potential.model_config} species {list(potential.species)}")
+                          f"{source_config} species {list(source.species)}; this run needs {potential.model_name} "
+                          f"{config} species {list(potential.species)}")
     weights = {k: v for k, v in source.state_dict().items() if k.startswith("model.")}
-    potential.load_state_dict(weights, strict=False)
+    unexpected = potential.load_state_dict(weights, strict=False).unexpected_keys
+    if unexpected:
+        raise ConfigError(f"training.init_from {name_or_path!r} has weights this model lacks: {unexpected[:3]}")
     if keep_scale:
         potential.scale.copy_(source.scale)
 

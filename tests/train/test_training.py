@@ -169,6 +169,9 @@ def test_several_data_files_and_fine_tuning_from_a_potential(data_file, tmp_path
     tuned = train(parse_config(raw), progress=False)
     card = AttnCalculator.load(tuned, device="cpu").metadata["card"]
     assert card["data"]["sizes"]["train"] == 29 and card["data"]["file"] == "emt.extxyz, emt.extxyz"
+    grown = train(parse_config({**raw, "model": {**raw["model"], "angular": 2},  # an addable option
+                                "output": str(tmp_path / "angular")}), progress=False)
+    assert AttnCalculator.load(grown, device="cpu").potential.model_config["angular"] == 2
     raw["model"]["width"] = 12
     with pytest.raises(ConfigError, match="init_from"):
         train(parse_config({**raw, "output": str(tmp_path / "bad")}), progress=False)

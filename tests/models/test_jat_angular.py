@@ -1,0 +1,91 @@
+"""JAT's optional angular invariants (``angular=C``): invariant, smooth, differentiable, and angle-aware."""
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import molecule
+from scipy.spatial.transform import Rotation
+
+from attnff import AttnCalculator
+from attnff.nn import unit_harmonics
+from tests.conftest import small_potential, small_water_box
+from tests.physics import assertions as check
+from tests.physics.test_battery import SKEWED, SMALL, _random_cell
+
+
+def _calc(**overrides):
+    return AttnCalculator(small_potential("jat", angular=4, **overrides), device="cpu", dtype="float64", skin=0.0)
+
+
+def test_harmonics_have_rotation_invariant_power_per_degree():
+    vec = torch.randn(50, 3, dtype=torch.float64)
+    d = vec.norm(dim=-1)
+    harmonics = unit_harmonics(vec, d)
+    assert torch.allclose((harmonics[:, :3] ** 2).sum(-1), torch.full((50,), 3.0, dtype=torch.float64))
+    assert torch.allclose((harmonics[:, 3:] ** 2).sum(-1), torch.full((50,), 5.0, dtype=torch.float64))
+    # the power spectrum of a weighted sum over directions is what the model uses: invariant under rotation
+    rotation = torch.as_tensor(Rotation.random(random_state=1).as_matrix())
+    weights = torch.randn(50, 1, dtype=torch.float64)
+    rotated = unit_harmonics(vec @ rotation.T, d)
+    for columns in (slice(0, 3), slice(3, 8)):
+        power = ((weights * harmonics[:, columns]).sum(0) ** 2).sum()
+        assert torch.allclose(power, ((weights * rotated[:, columns]).sum(0) ** 2).sum())
+
+
+def test_invariances_forces_and_stress():
+    check.assert_invariances(molecule("CH3CH2OH"), _calc())
+    check.assert_invariances(_random_cell(SKEWED, 6, seed=1), _calc())
+    atoms = molecule("CH3CH2OH")
+    atoms.rattle(0.05, seed=2)
+    check.assert_forces_match_finite_differences(atoms, _calc())
+    check.assert_stress_matches_finite_differences(_random_cell(SMALL, 4, seed=4), _calc())
+
+
+def test_smooth_across_cutoff():
+    calc = _calc()
+    cutoff = calc.potential.cutoff
+
+    def pair_plus_probe(d):  # the probe off the pair's axis, so that the angles change as it crosses
+        return Atoms("CON", positions=[[0, 0, 0], [1.2, 0, 0], [-d * 0.6, d * 0.8, 0.0]])
+
+    check.assert_smooth_across(pair_plus_probe, cutoff + np.linspace(-2e-3, 2e-3, 9), calc,
+                               max_jump_e=1e-5, max_jump_f=1e-3)
+
+
+@pytest.mark.parametrize("angular", [0, 4])
+def test_sees_an_angle_that_distances_within_the_cutoff_do_not(angular):
+    """Water with both O-H at 1 A and H-H beyond the 1.5 A cutoff: only the angular term tells 100 from 140 deg."""
+    calc = AttnCalculator(small_potential("jat", cutoff=1.5, angular=angular), device="cpu", dtype="float64", skin=0.0)
+
+    def water(angle):
+        half = np.radians(angle) / 2
+        return Atoms("OHH", positions=[[0, 0, 0], [np.sin(half), np.cos(half), 0], [-np.sin(half), np.cos(half), 0]])
+
+    energies = [check.energy_forces(water(angle), calc)[0] for angle in (100.0, 140.0)]
+    assert (abs(energies[1] - energies[0]) > 1e-6) == bool(angular)
+
+
+def test_starts_as_the_distance_only_model_it_extends():
+    base = small_potential("jat")
+    extended = small_potential("jat", angular=4)
+    with torch.no_grad():
+        for layer in extended.model.layers:
+            layer.angular.out.weight.zero_()
+            layer.angular.out.bias.zero_()
+    missing, unexpected = extended.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(".angular." in key for key in missing)
+    atoms = molecule("CH3CH2OH")
+    energies = [AttnCalculator(p, device="cpu", dtype="float64").get_potential_energy(atoms) for p in (base, extended)]
+    assert energies[1] == pytest.approx(energies[0], abs=1e-12)
+
+
+@pytest.mark.parametrize("block_edges", [0, 200])
+def test_recomputed_receiver_blocks_match_the_plain_call(block_edges):
+    atoms = small_water_box()
+    plain = check.energy_forces(atoms, _calc())
+    calc = AttnCalculator(small_potential("jat", angular=4), device="cpu", dtype="float64", recompute_layers=True)
+    calc.potential.model.recompute_block_edges = block_edges  # 0: whole layers; 200: ~1000 edges in blocks
+    recomputed = check.energy_forces(atoms, calc)
+    assert recomputed[0] == pytest.approx(plain[0], abs=1e-10)
+    np.testing.assert_allclose(recomputed[1], plain[1], atol=1e-10)
