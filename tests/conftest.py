@@ -41,10 +41,15 @@ def small_water_box(repeat=(2, 2, 2)):
     return atoms
 
 
+#: Test variants of registry models: name -> (registry model, options on top of SMALL_CONFIGS).
+VARIANTS = {"jat-angular": ("jat", {"angular": 4})}
+
+
 def small_potential(name: str, species=(1, 6, 7, 8), **overrides) -> Potential:
-    """A small random-weight potential of a registry model, float64, with nonzero references."""
+    """A small random-weight potential of a registry model (or a VARIANTS name), float64, with nonzero references."""
     torch.manual_seed(0)
-    config = config_from_dict(name, {**SMALL_CONFIGS[name], **overrides})
+    name, variant_options = VARIANTS.get(name, (name, {}))
+    config = config_from_dict(name, {**SMALL_CONFIGS[name], **variant_options, **overrides})
     refs = [-0.5 * z for z in species]
     potential = Potential(name, config, species, refs, scale=0.3).double()
     # random (not default-initialised) weights so that every term is exercised

@@ -1,4 +1,5 @@
-"""JAT's optional angular invariants (``angular=C``): invariant, smooth, differentiable, and angle-aware."""
+"""JAT's optional angular invariants (``angular=C``); the physics battery (tests/physics) also runs this
+variant ("jat-angular"): invariances, forces and stress against finite differences, size consistency."""
 
 import numpy as np
 import pytest
@@ -11,11 +12,10 @@ from attnff import AttnCalculator
 from attnff.nn import unit_harmonics
 from tests.conftest import small_potential, small_water_box
 from tests.physics import assertions as check
-from tests.physics.test_battery import SKEWED, SMALL, _random_cell
 
 
-def _calc(**overrides):
-    return AttnCalculator(small_potential("jat", angular=4, **overrides), device="cpu", dtype="float64", skin=0.0)
+def _calc():
+    return AttnCalculator(small_potential("jat-angular"), device="cpu", dtype="float64", skin=0.0)
 
 
 def test_harmonics_have_rotation_invariant_power_per_degree():
@@ -31,15 +31,6 @@ def test_harmonics_have_rotation_invariant_power_per_degree():
     for columns in (slice(0, 3), slice(3, 8)):
         power = ((weights * harmonics[:, columns]).sum(0) ** 2).sum()
         assert torch.allclose(power, ((weights * rotated[:, columns]).sum(0) ** 2).sum())
-
-
-def test_invariances_forces_and_stress():
-    check.assert_invariances(molecule("CH3CH2OH"), _calc())
-    check.assert_invariances(_random_cell(SKEWED, 6, seed=1), _calc())
-    atoms = molecule("CH3CH2OH")
-    atoms.rattle(0.05, seed=2)
-    check.assert_forces_match_finite_differences(atoms, _calc())
-    check.assert_stress_matches_finite_differences(_random_cell(SMALL, 4, seed=4), _calc())
 
 
 def test_smooth_across_cutoff():
@@ -68,7 +59,7 @@ def test_sees_an_angle_that_distances_within_the_cutoff_do_not(angular):
 
 def test_starts_as_the_distance_only_model_it_extends():
     base = small_potential("jat")
-    extended = small_potential("jat", angular=4)
+    extended = small_potential("jat-angular")
     with torch.no_grad():
         for layer in extended.model.layers:
             layer.angular.out.weight.zero_()
@@ -84,7 +75,7 @@ def test_starts_as_the_distance_only_model_it_extends():
 def test_recomputed_receiver_blocks_match_the_plain_call(block_edges):
     atoms = small_water_box()
     plain = check.energy_forces(atoms, _calc())
-    calc = AttnCalculator(small_potential("jat", angular=4), device="cpu", dtype="float64", recompute_layers=True)
+    calc = AttnCalculator(small_potential("jat-angular"), device="cpu", dtype="float64", recompute_layers=True)
     calc.potential.model.recompute_block_edges = block_edges  # 0: whole layers; 200: ~1000 edges in blocks
     recomputed = check.energy_forces(atoms, calc)
     assert recomputed[0] == pytest.approx(plain[0], abs=1e-10)

@@ -1,4 +1,4 @@
-"""The physics battery over every registry model (small random weights, float64)."""
+"""The physics battery over every registry model and test variant (small random weights, float64)."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,15 @@ from ase import Atoms
 from ase.build import molecule
 
 from attnff import AttnCalculator
-from tests.conftest import small_potential
+from attnff.models import REGISTRY
+from tests.conftest import VARIANTS, small_potential
 from tests.physics import assertions as check
+
+
+@pytest.fixture(params=[*sorted(REGISTRY), *VARIANTS])
+def model_name(request) -> str:
+    """Every registry model and every test variant (e.g. JAT with angular invariants)."""
+    return request.param
 
 
 def _calc(name, **overrides):
