@@ -6,7 +6,8 @@ softmax, and every atom keeps its self edge, so E and F are smooth as atoms
 cross the cutoff. ``attention="thesis"`` reproduces the thesis: hard cutoff,
 distance only as a linear logit term g(d) = (d^2)^(k+1) for head k, self loops.
 ``angular=C`` (not in the thesis; 0 by default) adds C channels of three-body angular invariants
-(nn.angular) to every layer's update, for data whose forces depend on bond angles.
+(nn.angular) to every layer's update, for data whose forces depend on bond angles; ``angular_degree``
+and ``angular_mixing`` refine them.
 """
 
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from torch import nn
 
 from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, make_envelope, run_layer,
                   run_layer_by_receivers, segment_softmax_with_self, segment_sum, unit_harmonics)
+from ..nn.angular import MAX_DEGREE
 from .inputs import ModelInputs
 
 __all__ = ["JATConfig", "JAT"]
@@ -44,6 +46,9 @@ class JATConfig:
         angular: channels C of angular invariants added to each layer's update (0: distances only,
             as in the thesis). The invariants' output map starts at zero, so a distance-only potential
             can be continued with this term (training.init_from).
+        angular_degree: highest degree l of the angular invariants, 1 to 3 (default 2).
+        angular_mixing: recombine the angular densities over channels for each degree before squaring
+            (nn.angular; identity at start, so a potential can be continued with it switched on).
     """
 
     cutoff: float = 5.0
@@ -57,6 +62,8 @@ class JATConfig:
     readout: tuple[int, ...] = (64, 32, 16, 16)
     logit_cap: float = 4.0
     angular: int = 0
+    angular_degree: int = 2
+    angular_mixing: bool = False
 
     @property
     def supports_charge_spin(self) -> bool:
@@ -68,6 +75,8 @@ class JATConfig:
             raise ValueError(f"JAT attention must be 'smooth' or 'thesis', not {self.attention!r}")
         if self.width % self.num_heads:
             raise ValueError(f"JAT width {self.width} is not divisible by num_heads {self.num_heads}")
+        if not 1 <= self.angular_degree <= MAX_DEGREE:
+            raise ValueError(f"JAT angular_degree must be 1 to {MAX_DEGREE}, not {self.angular_degree}")
         object.__setattr__(self, "readout", tuple(self.readout))
 
 
@@ -94,7 +103,8 @@ class JATLayer(RecordsAttention, nn.Module):
         else:
             self.distance_weight = nn.Parameter(torch.zeros(heads))
         self.value_filter = nn.Linear(config.num_basis, width) if config.radial_values else None
-        self.angular = AngularInvariants(width, config.num_basis, config.angular) if config.angular else None
+        self.angular = AngularInvariants(width, config.num_basis, config.angular, config.angular_degree,
+                                         config.angular_mixing) if config.angular else None
         self.norm = None if last else nn.LayerNorm(width)
         self.act = nn.SiLU()
         self.logit_cap = config.logit_cap
@@ -109,7 +119,7 @@ class JATLayer(RecordsAttention, nn.Module):
         return self.logit_cap * torch.tanh(logits / self.logit_cap) if self.logit_cap else logits
 
     def forward(self, h, edge_index, d_ij, rbf, weights, harmonics=None):
-        """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis; harmonics: (E, 8) when angular -> (N, F)."""
+        """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis; harmonics: (E, M) when angular -> (N, F)."""
         i, j = edge_index
         h_recv, h_send = self.receiver(h), self.sender(h)
         send_j = h_send.index_select(0, j)  # (E, F), used by the logits and the values
@@ -188,7 +198,7 @@ class JAT(nn.Module):
         rbf = self.basis(inputs.d_ij) * self.envelope(inputs.d_ij).unsqueeze(-1)
         edges = (inputs.d_ij, rbf, weights)
         if self.config.angular:
-            edges += (unit_harmonics(inputs.vec_ij, inputs.d_ij),)
+            edges += (unit_harmonics(inputs.vec_ij, inputs.d_ij, self.config.angular_degree),)
         h = self.embedding(inputs.species)
         blocks = blocks_for(self, inputs.edge_index, h.shape[0])
         for layer in self.layers:

@@ -2,9 +2,12 @@
 
 For each receiver i and channel c the density A_i^{c,lm} = sum_j w_ij^c Y_lm(u_ij) of its neighbours'
 directions u_ij = (r_i - r_j) / d_ij, weighted by learned, feature- and distance-dependent w_ij^c, is
-contracted to rotation invariants B_i^{c,l} = sum_m (A_i^{c,lm})^2 for l = 1, 2 (the power spectrum of
+contracted to rotation invariants B_i^{c,l} = sum_m (A_i^{c,lm})^2 for l = 1 .. L (the power spectrum of
 SOAP and ACE: it depends on the angles between pairs of neighbours). The weights carry the enveloped
-radial basis, so B changes smoothly as neighbours cross the cutoff.
+radial basis, so B changes smoothly as neighbours cross the cutoff. With channel mixing each degree l
+first recombines the densities, A^{c,lm} <- sum_c' M^l_cc' A^{c',lm}, which makes every channel's weight
+a sum of radial-times-feature products (different radial shapes for different neighbours) and adds the
+cross-channel terms of the power spectrum, at a cost per atom rather than per pair.
 """
 
 import math
@@ -16,48 +19,67 @@ from .scatter import segment_sum
 
 __all__ = ["AngularInvariants", "unit_harmonics"]
 
+MAX_DEGREE = 3
 _SQRT3, _SQRT5, _SQRT15 = math.sqrt(3.0), math.sqrt(5.0), math.sqrt(15.0)
+_SQRT7, _SQRT105, _SQRT42_4, _SQRT70_4 = math.sqrt(7.0), math.sqrt(105.0), math.sqrt(42.0) / 4, math.sqrt(70.0) / 4
 
 
-def unit_harmonics(vec: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """Real spherical harmonics of l = 1 and 2 of the directions vec / d, (E, 3), (E,) -> (E, 8).
+def unit_harmonics(vec: torch.Tensor, d: torch.Tensor, degree: int = 2) -> torch.Tensor:
+    """Real spherical harmonics of l = 1 .. degree (at most 3) of the directions vec / d, (E, 3), (E,) -> (E, M).
 
-    Component normalisation (sum_m Y_lm^2 = 2l + 1 for every direction); columns 0-2 are l = 1,
-    columns 3-7 are l = 2, each set an orthonormal basis of its rotation representation.
+    M = degree (degree + 2): columns l^2 - 1 .. (l + 1)^2 - 2 hold degree l, each set an orthonormal
+    basis of its rotation representation, with component normalisation (sum_m Y_lm^2 = 2l + 1).
     """
     x, y, z = (vec / d.unsqueeze(-1)).unbind(-1)
-    return torch.stack([
-        _SQRT3 * x, _SQRT3 * y, _SQRT3 * z,
-        _SQRT15 * x * y, _SQRT15 * y * z, 0.5 * _SQRT5 * (3.0 * z * z - 1.0), _SQRT15 * x * z,
-        0.5 * _SQRT15 * (x * x - y * y),
-    ], dim=-1)
+    columns = [_SQRT3 * x, _SQRT3 * y, _SQRT3 * z]
+    if degree >= 2:
+        columns += [_SQRT15 * x * y, _SQRT15 * y * z, 0.5 * _SQRT5 * (3.0 * z * z - 1.0), _SQRT15 * x * z,
+                    0.5 * _SQRT15 * (x * x - y * y)]
+    if degree >= 3:
+        zz = 5.0 * z * z
+        columns += [_SQRT70_4 * y * (3.0 * x * x - y * y), _SQRT105 * x * y * z, _SQRT42_4 * y * (zz - 1.0),
+                    0.5 * _SQRT7 * z * (zz - 3.0), _SQRT42_4 * x * (zz - 1.0), 0.5 * _SQRT105 * z * (x * x - y * y),
+                    _SQRT70_4 * x * (x * x - 3.0 * y * y)]
+    return torch.stack(columns, dim=-1)
 
 
 class AngularInvariants(nn.Module):
     """Per-atom angular invariants (N, F) from sender features, radial basis and edge directions.
 
-    w_ij^c = (W_r rbf_ij)_c (W_h h_j)_c; B_i^{c,l} = sum_m (sum_j w_ij^c Y_lm(u_ij))^2;
+    w_ij^c = (W_r rbf_ij)_c (W_h h_j)_c; A_i^{c,lm} = sum_j w_ij^c Y_lm(u_ij), optionally mixed over
+    channels per degree (M^l, identity at start); B_i^{c,l} = sum_m (A_i^{c,lm})^2;
     out_i = W_o log(1 + B_i) with W_o zero at start, so a model that gains this term starts as it was.
+    W_o's columns run over l = 1 .. L, C channels each, so raising L appends columns.
 
     Args:
         width: feature width F of h and of the output.
         num_basis: radial basis size K.
-        channels: C, the number of weighted densities (2C invariants per atom).
+        channels: C, the number of weighted densities (L C invariants per atom).
+        degree: L, the highest degree l (1 to 3).
+        mixing: recombine the densities over channels for each degree before squaring.
     """
 
-    def __init__(self, width: int, num_basis: int, channels: int):
+    def __init__(self, width: int, num_basis: int, channels: int, degree: int = 2, mixing: bool = False):
         super().__init__()
+        if not 1 <= degree <= MAX_DEGREE:
+            raise ValueError(f"angular degree must be 1 to {MAX_DEGREE}, not {degree}")
+        self.degree = degree
         self.radial = nn.Linear(num_basis, channels, bias=False)
         self.sender = nn.Linear(width, channels, bias=False)
-        self.out = nn.Linear(2 * channels, width)
+        self.mixing = nn.Parameter(torch.eye(channels).repeat(degree, 1, 1)) if mixing else None  # (L, C, C)
+        self.out = nn.Linear(degree * channels, width)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor, harmonics: torch.Tensor):
-        """h: (N, F); edge_index: (2, E); rbf: (E, K) enveloped; harmonics: (E, 8) -> (N, F)."""
+        """h: (N, F); edge_index: (2, E); rbf: (E, K) enveloped; harmonics: (E, L (L + 2)) -> (N, F)."""
         i, j = edge_index
         weights = self.radial(rbf) * self.sender(h).index_select(0, j)  # (E, C)
-        density = segment_sum(weights.unsqueeze(-1) * harmonics.unsqueeze(1), i, h.shape[0])  # (N, C, 8)
-        squares = density * density
-        invariants = torch.cat([squares[..., :3].sum(-1), squares[..., 3:].sum(-1)], dim=-1)  # (N, 2C)
-        return self.out(torch.log1p(invariants))
+        density = segment_sum(harmonics.unsqueeze(-1) * weights.unsqueeze(1), i, h.shape[0])  # (N, M, C)
+        invariants = []
+        for l in range(1, self.degree + 1):
+            block = density[:, l * l - 1:(l + 1) * (l + 1) - 1]  # (N, 2l + 1, C)
+            if self.mixing is not None:
+                block = nn.functional.linear(block, self.mixing[l - 1])
+            invariants.append((block * block).sum(1))
+        return self.out(torch.log1p(torch.cat(invariants, dim=-1)))

@@ -88,8 +88,9 @@ class TrainingConfig:
         threads: CPU threads for torch (0 keeps torch's default; 1 is fastest for small molecules).
         init_from: a potential file (or shipped name) of the same model, config and species to
             start from (fine-tuning); reference energies and scale are refitted on the new data.
-            The run may switch on an option the source lacks (JAT's ``angular``); its new weights
-            start where they leave the source's energies unchanged.
+            The run may switch on or raise an option of JAT's angular term (``angular`` from 0,
+            ``angular_degree``, ``angular_mixing``); its new weights start where they leave the
+            source's energies unchanged.
         init_keep_scale: with init_from, keep the source's energy scale instead of refitting it
             (continuing on a changed data set, where a refitted scale would rescale what was learnt).
     """

@@ -97,26 +97,47 @@ def _selection_score(metrics: dict, weights: LossWeights) -> float:
     return score
 
 
-#: model options a run may add to its init_from source (from 0): their new weights start neutral
-ADDABLE_OPTIONS = {"angular"}
+#: model options a run may add to, or raise above, its init_from source; their new weights start neutral.
+#: JAT's ``angular`` only from 0: more channels would shift the output map's columns of each degree.
+GROWABLE_OPTIONS = {"angular", "angular_degree", "angular_mixing"}
+
+
+def _grows(option: str, old, new) -> bool:
+    """Whether an init_from run may change ``option`` from the source's ``old`` to ``new``."""
+    if option not in GROWABLE_OPTIONS or new <= old:
+        return False
+    return option != "angular" or not old
+
+
+def _copy_leading(target: torch.Tensor, source: torch.Tensor) -> bool:
+    """Copy ``source`` into the leading block of a ``target`` at least as large in every dimension."""
+    if target.dim() != source.dim() or any(t < s for t, s in zip(target.shape, source.shape)):
+        return False
+    with torch.no_grad():
+        target[tuple(slice(0, s) for s in source.shape)].copy_(source)
+    return True
 
 
 def _initialise_from(potential: Potential, name_or_path: str, keep_scale: bool = False) -> None:
     """Copy the model weights of a potential file (same model and species; same config, except that the
-    run may switch on an option of ``ADDABLE_OPTIONS``) into ``potential``; with ``keep_scale`` also its
-    energy scale. Weights the source lacks keep their initialisation."""
+    run may grow an option of ``GROWABLE_OPTIONS``) into ``potential``; with ``keep_scale`` also its
+    energy scale. Weights the source lacks keep their initialisation; a weight that grew (JAT's angular
+    output map when ``angular_degree`` rises) takes the source's values in its leading block."""
     source, _ = load_potential(resolve_potential(name_or_path))
     source_config, config = source.model_config, potential.model_config  # with defaults filled in
-    added = {k for k in config if config[k] != source_config.get(k)}
+    changed = {k for k in config if config[k] != source_config.get(k)}
     if (source.model_name, source.species) != (potential.model_name, potential.species) or \
-            not added <= ADDABLE_OPTIONS or any(source_config.get(k) for k in added):
+            not all(_grows(k, source_config.get(k), config[k]) for k in changed):
         raise ConfigError(f"training.init_from {name_or_path!r} has model {source.model_name} "
                           f"{source_config} species {list(source.species)}; this run needs {potential.model_name} "
                           f"{config} species {list(potential.species)}")
-    weights = {k: v for k, v in source.state_dict().items() if k.startswith("model.")}
-    unexpected = potential.load_state_dict(weights, strict=False).unexpected_keys
-    if unexpected:
-        raise ConfigError(f"training.init_from {name_or_path!r} has weights this model lacks: {unexpected[:3]}")
+    targets = potential.state_dict()
+    for key, value in source.state_dict().items():
+        if not key.startswith("model."):
+            continue
+        if key not in targets or not _copy_leading(targets[key], value):
+            raise ConfigError(f"training.init_from {name_or_path!r} has weight {key} {tuple(value.shape)} "
+                              "that this model lacks or holds smaller")
     if keep_scale:
         potential.scale.copy_(source.scale)
 

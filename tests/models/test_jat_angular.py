@@ -8,7 +8,9 @@ from ase import Atoms
 from ase.build import molecule
 from scipy.spatial.transform import Rotation
 
-from attnff import AttnCalculator
+from attnff import AttnCalculator, save_potential
+from attnff.errors import ConfigError
+from attnff.train.loop import _initialise_from
 from attnff.nn import unit_harmonics
 from tests.conftest import small_potential, small_water_box
 from tests.physics import assertions as check
@@ -18,19 +20,29 @@ def _calc():
     return AttnCalculator(small_potential("jat-angular"), device="cpu", dtype="float64", skin=0.0)
 
 
-def test_harmonics_have_rotation_invariant_power_per_degree():
+@pytest.mark.parametrize("degree", [1, 2, 3])
+def test_harmonics_have_rotation_invariant_power_per_degree(degree):
     vec = torch.randn(50, 3, dtype=torch.float64)
     d = vec.norm(dim=-1)
-    harmonics = unit_harmonics(vec, d)
-    assert torch.allclose((harmonics[:, :3] ** 2).sum(-1), torch.full((50,), 3.0, dtype=torch.float64))
-    assert torch.allclose((harmonics[:, 3:] ** 2).sum(-1), torch.full((50,), 5.0, dtype=torch.float64))
-    # the power spectrum of a weighted sum over directions is what the model uses: invariant under rotation
+    harmonics = unit_harmonics(vec, d, degree)
+    assert harmonics.shape == (50, degree * (degree + 2))
     rotation = torch.as_tensor(Rotation.random(random_state=1).as_matrix())
+    rotated = unit_harmonics(vec @ rotation.T, d, degree)
     weights = torch.randn(50, 1, dtype=torch.float64)
-    rotated = unit_harmonics(vec @ rotation.T, d)
-    for columns in (slice(0, 3), slice(3, 8)):
+    for l in range(1, degree + 1):
+        columns = slice(l * l - 1, (l + 1) ** 2 - 1)
+        assert torch.allclose((harmonics[:, columns] ** 2).sum(-1), torch.full((50,), 2.0 * l + 1, dtype=torch.float64))
+        # the power spectrum of a weighted sum over directions is what the model uses: invariant under rotation
         power = ((weights * harmonics[:, columns]).sum(0) ** 2).sum()
         assert torch.allclose(power, ((weights * rotated[:, columns]).sum(0) ** 2).sum())
+
+
+def test_harmonics_of_each_degree_are_orthogonal_over_directions():
+    """Averaged over many random directions, Y_lm Y_l'm' -> delta (component normalisation): distinct functions."""
+    vec = torch.randn(400000, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    harmonics = unit_harmonics(vec, vec.norm(dim=-1), 3)
+    gram = harmonics.T @ harmonics / len(vec)
+    np.testing.assert_allclose(gram.numpy(), np.eye(15), atol=0.02)
 
 
 def test_smooth_across_cutoff():
@@ -80,3 +92,28 @@ def test_recomputed_receiver_blocks_match_the_plain_call(block_edges):
     recomputed = check.energy_forces(atoms, calc)
     assert recomputed[0] == pytest.approx(plain[0], abs=1e-10)
     np.testing.assert_allclose(recomputed[1], plain[1], atol=1e-10)
+
+
+def test_grown_angular_term_starts_as_the_potential_it_extends(tmp_path):
+    """training.init_from may raise angular_degree and switch on angular_mixing: same energies at the start."""
+    source = small_potential("jat", angular=4)
+    save_potential(source, tmp_path / "source.safetensors")
+    grown = small_potential("jat", angular=4, angular_degree=3, angular_mixing=True)
+    with torch.no_grad():  # what a fresh model holds: the new output columns at zero, mixing the identity
+        for layer in grown.model.layers:
+            layer.angular.out.weight.zero_()
+            layer.angular.mixing.copy_(torch.eye(4).repeat(3, 1, 1))
+    _initialise_from(grown, str(tmp_path / "source.safetensors"))
+    assert grown.model.layers[0].angular.out.weight.abs()[:, 8:].max() == 0
+    atoms = molecule("CH3CH2OH")
+    energies, forces = zip(*(check.energy_forces(atoms, AttnCalculator(p, device="cpu", dtype="float64"))
+                             for p in (source, grown)))
+    assert energies[1] == pytest.approx(energies[0], abs=1e-12)
+    np.testing.assert_allclose(forces[1], forces[0], atol=1e-12)
+    with pytest.raises(ConfigError, match="init_from"):  # more channels would misplace the output columns
+        _initialise_from(small_potential("jat", angular=8), str(tmp_path / "source.safetensors"))
+
+
+def test_degree_outside_one_to_three_is_refused():
+    with pytest.raises(ValueError, match="angular_degree"):
+        small_potential("jat", angular=4, angular_degree=4)
