@@ -11,6 +11,7 @@ a Markdown table, also written to benchmarks/results/ean_error_breakdown_<potent
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -69,9 +70,11 @@ def main() -> None:
     args = parser.parse_args()
     lines = breakdown(args.potential, args.data.resolve(), args.max_force or None)
     print("\n".join(lines))
-    out = ROOT / "benchmarks" / "results" / f"ean_error_breakdown_{Path(args.potential).stem}.md"
-    out.write_text("\n".join(["# jat-ean force error by ion part (`python benchmarks/ean_error_breakdown.py`)", "",
-                              *lines, ""]))
+    data_tag = "" if args.data.name == "ean_test.extxyz" else f"_on_{args.data.stem}"  # a training file: fit
+    out = ROOT / "benchmarks" / "results" / f"ean_error_breakdown_{Path(args.potential).stem}{data_tag}.md"
+    command = " ".join(sys.argv[1:])
+    out.write_text("\n".join([f"# jat-ean force error by ion part (`python benchmarks/ean_error_breakdown.py {command}`)",
+                              "", *lines, ""]))
 
 
 if __name__ == "__main__":
