@@ -109,7 +109,7 @@ def main() -> None:
         lines.append(f"| {p} | {n} | {m * 1e3:.1f} | {r:.2f} | {r / m:.0f}x | {compiled_cells} |")
     met = [f"{n} atoms" for _, n, m, _, _, r in rows if r / m >= 100]
     lines += ["", "Goal (at least 100x faster than the reference), default (uncompiled) calculator: met on "
-              f"{', '.join(met) or 'no box'} of {', '.join(str(n) for _, n, *_ in rows)} atoms."]
+              f"{', '.join(met) or 'no box'} (boxes of {', '.join(str(n) for _, n, *_ in rows)} atoms)."]
     if args.compile:
         met = [f"{n} atoms" for _, n, _, c, _, r in rows if c and r / c >= 100]
         lines.append(f"With `compile_model=True`: met on {', '.join(met) or 'no box'}.")
