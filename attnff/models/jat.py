@@ -16,8 +16,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, make_envelope, run_layer,
-                  run_layer_by_receivers, segment_softmax_with_self, segment_sum, unit_harmonics)
+from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, make_envelope, receiver_slots,
+                  run_layer, run_layer_by_receivers, segment_softmax_with_self, segment_sum, unit_harmonics)
 from ..nn.angular import MAX_DEGREE
 from .inputs import ModelInputs
 
@@ -118,8 +118,9 @@ class JATLayer(RecordsAttention, nn.Module):
         logits = (self.act(pre).view(-1, self.heads, self.head_width) * self.attention).sum(-1)
         return self.logit_cap * torch.tanh(logits / self.logit_cap) if self.logit_cap else logits
 
-    def forward(self, h, edge_index, d_ij, rbf, weights, harmonics=None):
-        """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis; harmonics: (E, M) when angular -> (N, F)."""
+    def forward(self, h, edge_index, d_ij, rbf, weights, harmonics=None, slots=None):
+        """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis; harmonics: (E, M) and slots: (E,)
+        (``receiver_slots``) when angular -> (N, F)."""
         i, j = edge_index
         h_recv, h_send = self.receiver(h), self.sender(h)
         send_j = h_send.index_select(0, j)  # (E, F), used by the logits and the values
@@ -145,7 +146,7 @@ class JATLayer(RecordsAttention, nn.Module):
         message = (own + segment_sum(values, i, h.shape[0])).reshape(h.shape)
         update = self.act(message)
         if self.angular is not None:
-            update = update + self.angular(h, edge_index, rbf, harmonics)
+            update = update + self.angular(h, edge_index, rbf, harmonics, slots)
         h = h + update
         return h if self.norm is None else self.norm(h)
 
@@ -197,9 +198,10 @@ class JAT(nn.Module):
         weights = self.edge_weights(inputs.d_ij)
         rbf = self.basis(inputs.d_ij) * self.envelope(inputs.d_ij).unsqueeze(-1)
         edges = (inputs.d_ij, rbf, weights)
-        if self.config.angular:
-            edges += (unit_harmonics(inputs.vec_ij, inputs.d_ij, self.config.angular_degree),)
         h = self.embedding(inputs.species)
+        if self.config.angular:
+            edges += (unit_harmonics(inputs.vec_ij, inputs.d_ij, self.config.angular_degree),
+                      receiver_slots(inputs.edge_index[0], h.shape[0]))
         blocks = blocks_for(self, inputs.edge_index, h.shape[0])
         for layer in self.layers:
             if blocks:

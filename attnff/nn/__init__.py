@@ -6,7 +6,7 @@ from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
 from .recompute import blocks_for, run_layer, run_layer_by_receivers
 from .recording import AttentionRecord, RecordsAttention, record_attention
-from .scatter import segment_softmax_with_self, segment_sum
+from .scatter import receiver_slots, segment_outer_sum, segment_softmax_with_self, segment_sum
 
 __all__ = [
     "AngularInvariants",
@@ -20,9 +20,11 @@ __all__ = [
     "RecordsAttention",
     "make_envelope",
     "blocks_for",
+    "receiver_slots",
     "record_attention",
     "run_layer",
     "run_layer_by_receivers",
+    "segment_outer_sum",
     "segment_softmax_with_self",
     "segment_sum",
     "unit_harmonics",

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from .scatter import segment_sum
+from .scatter import segment_outer_sum
 
 __all__ = ["AngularInvariants", "unit_harmonics"]
 
@@ -71,11 +71,13 @@ class AngularInvariants(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, h: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor, harmonics: torch.Tensor):
-        """h: (N, F); edge_index: (2, E); rbf: (E, K) enveloped; harmonics: (E, L (L + 2)) -> (N, F)."""
+    def forward(self, h: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor, harmonics: torch.Tensor,
+                slots: torch.Tensor | None = None):
+        """h: (N, F); edge_index: (2, E); rbf: (E, K) enveloped; harmonics: (E, L (L + 2));
+        slots: (E,) from ``receiver_slots`` (faster on the CPU) or None -> (N, F)."""
         i, j = edge_index
         weights = self.radial(rbf) * self.sender(h).index_select(0, j)  # (E, C)
-        density = segment_sum(harmonics.unsqueeze(-1) * weights.unsqueeze(1), i, h.shape[0])  # (N, M, C)
+        density = segment_outer_sum(harmonics, weights, i, h.shape[0], slots)  # (N, M, C)
         invariants = []
         for l in range(1, self.degree + 1):
             block = density[:, l * l - 1:(l + 1) * (l + 1) - 1]  # (N, 2l + 1, C)

@@ -2,7 +2,7 @@
 
 import torch
 
-__all__ = ["segment_sum", "segment_softmax_with_self", "expand_ranges"]
+__all__ = ["expand_ranges", "receiver_slots", "segment_outer_sum", "segment_softmax_with_self", "segment_sum"]
 
 
 def expand_ranges(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -20,6 +20,44 @@ def segment_sum(values: torch.Tensor, index: torch.Tensor, num_segments: int) ->
     """Sum rows of ``values`` (M, ...) into ``num_segments`` rows by ``index`` (M,)."""
     out = values.new_zeros((num_segments,) + values.shape[1:])
     return out.index_add(0, index, values)
+
+
+def receiver_slots(receivers: torch.Tensor, num_atoms: int) -> torch.Tensor | None:
+    """Position (E,) of each edge among the edges of its receiver (0 .. count - 1), in edge order.
+
+    For ``segment_outer_sum``, which then lays the edges out as an (N, K, ...) block per receiver.
+    None on a GPU and under torch.compile, where ``segment_outer_sum`` sums the products directly.
+    """
+    if receivers.device.type != "cpu" or torch.compiler.is_compiling():
+        return None
+    counts = torch.bincount(receivers, minlength=num_atoms)
+    order = torch.argsort(receivers, stable=True)
+    slots = torch.empty_like(receivers)
+    slots[order] = torch.arange(receivers.shape[0], device=receivers.device) - (torch.cumsum(counts, 0) - counts)[
+        receivers[order]]
+    return slots
+
+
+def segment_outer_sum(left: torch.Tensor, right: torch.Tensor, receivers: torch.Tensor, num_segments: int,
+                      slots: torch.Tensor | None = None) -> torch.Tensor:
+    """out[n] = sum over edges e with receivers[e] = n of the outer product left[e] (M,) x right[e] (C,): (N, M, C).
+
+    With ``slots`` (``receiver_slots``) on the CPU, each receiver's edges are laid out in a zero-padded
+    (N, K, M) and (N, K, C) block and contracted by one batched matrix product, forward and backward:
+    no (E, M, C) tensor is made, which on the CPU is memory-bound. Without slots (``receiver_slots`` gives
+    None on a GPU, where the padded width K would need a host sync, and under torch.compile, which fuses
+    the product into the sum) the (E, M, C) products are summed directly.
+
+    Args:
+        left: (E, M); right: (E, C); receivers: (E,); slots: (E,) or None.
+    """
+    if slots is None:
+        return segment_sum(left.unsqueeze(-1) * right.unsqueeze(1), receivers, num_segments)
+    width = int(slots.max()) + 1 if slots.numel() else 1
+    where = (receivers, slots)
+    left_blocks = left.new_zeros(num_segments, width, left.shape[1]).index_put(where, left)  # (N, K, M)
+    right_blocks = right.new_zeros(num_segments, width, right.shape[1]).index_put(where, right)  # (N, K, C)
+    return torch.bmm(left_blocks.transpose(1, 2), right_blocks)
 
 
 def segment_softmax_with_self(
