@@ -32,7 +32,7 @@ def main() -> None:
     import torch
     from ean import ean_box
 
-    import attnff.models.jat as jat
+    from attnff.models import jat
     from attnff import AttnCalculator
 
     torch.set_num_threads(1)

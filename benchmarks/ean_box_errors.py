@@ -55,16 +55,17 @@ def main() -> None:
     shown = data.relative_to(ROOT) if data.is_relative_to(ROOT) else data
     command = "python benchmarks/ean_box_errors.py" + (f" --potential {args.potential}" if args.potential != "jat-ean"
                                                         else "") + f" --data {shown}"
-    lines = [f"# jat-ean force error by box (`{command}`)", "",
-             f"Potential: {args.potential}; {shown}: {len(boxes)} boxes, {frames} frames with all |F| <= "
-             f"{args.max_force} eV/A; float64. Force MAE in meV/A.", "",
+    scope = (f"Potential: {args.potential}; {shown}: {len(boxes)} boxes, {frames} frames with all |F| <= "
+             f"{args.max_force} eV/A; float64. Force MAE in meV/A.")
+    lines = [f"# jat-ean force error by box (`{command}`)", "", scope, "",
              "| box (segment) | driver | density (g/cm3) | T (K) | frames | force MAE |", "| --- | --- | --- | --- | --- | --- |"]
     for segment, box in sorted(boxes.items()):
         lines.append(f"| {segment} | {box['driver']} | {box['density']:.2f} | {box['temperature']:.0f} | {box['frames']} "
                      f"| {box['mae']:.1f} |")
     spread = maes.std(ddof=1) if len(maes) > 1 else float("nan")
-    lines += ["", f"Mean over boxes {maes.mean():.1f} meV/A, standard error {spread / np.sqrt(len(maes)):.1f} "
-              f"(box-to-box standard deviation {spread:.1f}); range {maes.min():.1f}-{maes.max():.1f}.", ""]
+    summary = (f"Mean over boxes {maes.mean():.1f} meV/A, standard error {spread / np.sqrt(len(maes)):.1f} "
+               f"(box-to-box standard deviation {spread:.1f}); range {maes.min():.1f}-{maes.max():.1f}.")
+    lines += ["", summary, ""]
     text = "\n".join(lines)
     print(text)
     source = Path(args.potential)

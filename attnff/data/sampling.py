@@ -2,7 +2,10 @@
 
 Work is split into segments. A segment packs one box, optionally relaxes it, runs
 Langevin MD with a driver (the reference itself, or a trained attnff potential for
-active learning) and labels a frame every ``stride`` steps with the reference.
+active learning) and labels a frame every ``stride`` steps with the reference. A
+segment with ``equilibrate_steps`` uses the potential only to equilibrate the box and
+hands the MD over to the reference, which drives ``warmup_steps`` and then the labelled
+frames: reference MD of an equilibrated liquid, at a fraction of the reference's cost.
 Every labelled frame is appended to the segment's part file at once, with its
 momenta, so an interrupted run continues from the last frame and loses nothing.
 The random numbers of each MD chunk are seeded by (segment seed, frame index),
@@ -50,6 +53,9 @@ class Segment:
         timestep_fs: MD time step.
         friction_per_fs: Langevin friction.
         potential: attnff potential name or file driving the MD (active learning), or None for the reference.
+        equilibrate_steps: with a potential, MD steps it runs before the reference takes the MD over
+            (0: the potential drives every step, active learning).
+        warmup_steps: reference MD steps after the hand-over before the first labelled frame.
     """
 
     index: int
@@ -63,6 +69,8 @@ class Segment:
     timestep_fs: float = 1.0
     friction_per_fs: float = 0.02
     potential: str | None = None
+    equilibrate_steps: int = 0
+    warmup_steps: int = 0
 
     @property
     def name(self) -> str:
@@ -71,6 +79,26 @@ class Segment:
     @property
     def labelled_relax_frames(self) -> int:
         return 0 if self.potential else min(self.relax_labels, self.frames)
+
+    @property
+    def reference_drives_labels(self) -> bool:
+        """Whether the reference runs the MD between labelled frames (not a trained potential)."""
+        return self.potential is None or self.equilibrate_steps > 0
+
+    @property
+    def stage(self) -> str:
+        """The stage name of the segment's MD frames: "md", "active" or "equilibrated-md"."""
+        if self.potential is None:
+            return "md"
+        return "equilibrated-md" if self.equilibrate_steps else "active"
+
+    def driver_label(self, method: str) -> str:
+        """``info["driver"]`` of the segment's frames: what ran the MD that led to them."""
+        if self.potential is None:
+            return method
+        if self.equilibrate_steps:
+            return f"{method} after {self.equilibrate_steps} steps of {self.potential}"
+        return self.potential
 
 
 def min_distance(atoms: Atoms) -> float:
@@ -148,13 +176,36 @@ def _md_chunk(atoms: Atoms, segment: Segment, rng: np.random.Generator) -> bool:
     calculator accepts (it refuses overlapping atoms). The reference driver never collides here:
     its errors propagate.
     """
+    return _run_md(atoms, segment, rng, segment.stride, segment.reference_drives_labels)
+
+
+def _run_md(atoms: Atoms, segment: Segment, rng: np.random.Generator, steps: int, reference_driven: bool) -> bool:
+    """``steps`` Langevin steps; False when a trained potential let atoms collide (see ``_md_chunk``)."""
     try:
-        _langevin(atoms, segment, rng).run(segment.stride)
+        _langevin(atoms, segment, rng).run(steps)
     except InvalidStructureError:
-        if segment.potential is None:
+        if reference_driven:
             raise
         return False
-    return segment.potential is None or min_distance(atoms) >= _COLLISION_DISTANCE
+    return reference_driven or min_distance(atoms) >= _COLLISION_DISTANCE
+
+
+def _equilibrated_start(segment: Segment, molecules: list[Atoms], driver, reference) -> Atoms:
+    """A packed box relaxed and run for ``segment.equilibrate_steps`` with the potential, then
+    ``segment.warmup_steps`` with the reference (whose calculator it then carries)."""
+    attempt = 0
+    while True:
+        atoms = _start(segment, molecules, attempt)
+        atoms.calc = driver
+        FIRE(atoms, maxstep=0.1, logfile=None).run(fmax=0.05, steps=segment.relax_steps)
+        rng = np.random.default_rng([segment.seed, 1_000_000 + attempt])
+        thermalize_momenta(atoms, segment.temperature_K, rng=rng)
+        if _run_md(atoms, segment, rng, segment.equilibrate_steps, reference_driven=False):
+            break
+        attempt += 1  # the potential let atoms collide: start afresh
+    atoms.calc = reference
+    _run_md(atoms, segment, rng, segment.warmup_steps, reference_driven=True)
+    return atoms
 
 
 def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path: Path, progress=None) -> dict:
@@ -172,22 +223,25 @@ def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path
     attempt = 0
     if done:
         atoms = done[-1].copy()
-        atoms.calc = None
+    elif segment.equilibrate_steps:
+        atoms = _equilibrated_start(segment, molecules, driver, reference)
     else:
         atoms = _start(segment, molecules, attempt)
+    if segment.equilibrate_steps:
+        driver = reference  # the potential only equilibrated the box; the reference runs every labelled step
     atoms.calc = driver
 
     def label(frame_index: int, stage: str) -> None:
         labelled = reference_label(atoms, reference, method)
         labelled.info.update(segment=segment.index, frame=frame_index, stage=stage,
                              temperature_K=segment.temperature_K, density_target=segment.density_g_cm3,
-                             driver=segment.potential or method)
+                             driver=segment.driver_label(method))
         _append(part_path, labelled)
         if progress is not None:
             progress.put(1)
 
     relax_labels = segment.labelled_relax_frames
-    if not done and relax_labels == 0:
+    if not done and relax_labels == 0 and not segment.equilibrate_steps:
         FIRE(atoms, maxstep=0.1, logfile=None).run(fmax=0.05, steps=segment.relax_steps)
     if len(done) < relax_labels:
         optimizer = FIRE(atoms, maxstep=0.1, logfile=None)
@@ -196,7 +250,7 @@ def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path
             label(frame_index, "relax")
     for frame_index in range(max(len(done), relax_labels), segment.frames):
         rng = np.random.default_rng([segment.seed, frame_index])
-        if frame_index == relax_labels:
+        if frame_index == relax_labels and not segment.equilibrate_steps:  # equilibrated boxes are thermal
             thermalize_momenta(atoms, segment.temperature_K, rng=rng)
         while not _md_chunk(atoms, segment, rng):
             attempt += 1  # the trained potential let atoms collide: start this segment's box afresh
@@ -204,7 +258,7 @@ def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path
             atoms.calc = driver
             FIRE(atoms, maxstep=0.1, logfile=None).run(fmax=0.05, steps=segment.relax_steps)
             thermalize_momenta(atoms, segment.temperature_K, rng=rng)
-        label(frame_index, "md" if segment.potential is None else "active")
+        label(frame_index, segment.stage)
     return {"segment": segment.name, "new_frames": segment.frames - len(done),
             "seconds": time.perf_counter() - started}
 

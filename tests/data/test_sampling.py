@@ -73,6 +73,40 @@ def test_active_learning_segment_runs_md_with_a_potential_and_labels_with_the_re
     assert not np.allclose(frames[0].positions, frames[1].positions)
 
 
+def test_equilibrated_segment_hands_the_md_from_the_potential_to_the_reference(tmp_path, monkeypatch):
+    require_module("tblite")
+    from attnff import save_potential
+    from attnff.data import sampling
+    from tests.conftest import small_potential
+
+    driver = save_potential(small_potential("jat"), tmp_path / "driver.safetensors")
+    segment = Segment(index=20_000, seed=5, density_g_cm3=1.21, temperature_K=300.0, frames=2, stride=2,
+                      relax_steps=3, potential=str(driver), equilibrate_steps=4, warmup_steps=2)
+    steps = []  # (calculator type, steps) of every MD run
+    real_run_md = sampling._run_md
+
+    def recording_run_md(atoms, segment, rng, count, reference_driven):
+        steps.append((type(atoms.calc).__name__, count))
+        return real_run_md(atoms, segment, rng, count, reference_driven)
+
+    monkeypatch.setattr(sampling, "_run_md", recording_run_md)
+    part = tmp_path / "equilibrated.extxyz"
+    assert run_segment(segment, _ean().ion_pairs(1), "GFN1-xTB", part)["new_frames"] == 2
+    assert steps[0] == ("AttnCalculator", 4) and all(name == "TBLite" for name, _ in steps[1:])
+    assert [count for _, count in steps[1:]] == [2, 2, 2]  # warm-up, then one stride per frame
+    frames = read(part, ":")
+    assert [f.info["stage"] for f in frames] == ["equilibrated-md"] * 2
+    assert frames[0].info["driver"] == f"GFN1-xTB after 4 steps of {driver}"
+    assert all(f.get_stress().shape == (6,) for f in frames)
+
+    # resumed after the first frame: the reference continues from it, the potential is not run again
+    lines = part.read_text().splitlines(keepends=True)
+    part.write_text("".join(lines[:17]) + lines[17][:1])  # frame 0 (15 atoms + 2 lines) and a torn frame 1
+    steps.clear()
+    assert run_segment(segment, _ean().ion_pairs(1), "GFN1-xTB", part)["new_frames"] == 1
+    assert steps == [("TBLite", 2)]
+
+
 def test_a_jammed_packing_is_retried_with_other_seeds_and_then_named(monkeypatch):
     from attnff.data import sampling
 
