@@ -39,7 +39,7 @@ TARGETS = {
 #: Training configs that do not live in examples/configs/<name>.yaml.
 #: Stage 1 of jat-ean; its data.max_force separates the near-collision frames.
 EAN_BASE_CONFIG = ROOT / "examples" / "ionic_liquid" / "jat_ean_base.yaml"
-CONFIGS = {"jat-ean": ROOT / "examples" / "ionic_liquid" / "jat_ean_angular_l3mix_long.yaml"}  # the shipped run
+CONFIGS = {"jat-ean": ROOT / "examples" / "ionic_liquid" / "jat_ean_round4.yaml"}  # the shipped run
 #: GFN1-xTB MD of boxes equilibrated with a potential (docs/ionic_liquid.md section 10): the liquid near equilibrium
 EAN_EQUILIBRATED_TEST = ROOT / "data" / "ean_test_equilibrated.extxyz"
 
