@@ -111,7 +111,7 @@ def run_layer_by_receivers(layer: nn.Module, nodes: tuple, edge_index: torch.Ten
         layer: the message-passing layer; returns one (N, ...) tensor or a tuple of them.
         nodes: per-atom inputs, each (N, ...).
         edge_index: (2, E) receivers and senders, receivers sorted.
-        edges: per-edge inputs, each (E, ...).
+        edges: per-edge inputs, each (E, ...) or None.
         blocks: from ``receiver_blocks``.
 
     Returns:
@@ -119,7 +119,7 @@ def run_layer_by_receivers(layer: nn.Module, nodes: tuple, edge_index: torch.Ten
     """
     pieces = []
     for first, end, first_edge, end_edge in blocks:
-        block_edges = [x[first_edge:end_edge] for x in edges]
+        block_edges = [None if x is None else x[first_edge:end_edge] for x in edges]
         pieces.append(checkpoint(_block_call, layer, first, end, edge_index[:, first_edge:end_edge], len(nodes),
                                  *nodes, *block_edges, use_reentrant=False, preserve_rng_state=False))
     if isinstance(pieces[0], torch.Tensor):
