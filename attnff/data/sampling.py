@@ -219,16 +219,15 @@ def run_segment(segment: Segment, molecules: list[Atoms], method: str, part_path
     if len(done) >= segment.frames:
         return {"segment": segment.name, "new_frames": 0, "seconds": 0.0}
     reference = tblite_calculator(method)
-    driver = _driver(segment, reference)
     attempt = 0
     if done:
         atoms = done[-1].copy()
     elif segment.equilibrate_steps:
-        atoms = _equilibrated_start(segment, molecules, driver, reference)
+        atoms = _equilibrated_start(segment, molecules, _driver(segment, reference), reference)
     else:
         atoms = _start(segment, molecules, attempt)
-    if segment.equilibrate_steps:
-        driver = reference  # the potential only equilibrated the box; the reference runs every labelled step
+    # the MD between labels: the reference, or the trained potential in active learning
+    driver = reference if segment.reference_drives_labels else _driver(segment, reference)
     atoms.calc = driver
 
     def label(frame_index: int, stage: str) -> None:
