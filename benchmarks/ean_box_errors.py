@@ -7,21 +7,24 @@ Each generator segment (``info["segment"]``) is one independently packed box; it
 trajectory of that box, so they are strongly correlated and the number of boxes, not of frames, sets
 how well a test file measures the error on boxes the potential has not seen. For every box the force
 MAE (float64, frames whose largest reference force is at most --max-force eV/A) is listed with the
-box's density and temperature; the mean over boxes and its standard error close the table. Written to
+box's density and temperature and the share of its cations that have lost their proton to a nitrate; the mean over boxes and its standard error close the table. Written to
 benchmarks/results/ean_box_errors_<potential stem>_on_<data stem>.md.
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples" / "ionic_liquid"))
 
 
 def box_errors(potential: str, path: Path, max_force: float) -> dict[int, dict]:
     """segment -> {"density", "temperature", "frames", "mae"} (force MAE in meV/A)."""
     from ase.io import read
+    from ean import neutral_cation_fraction
 
     from attnff import AttnCalculator
 
@@ -34,10 +37,12 @@ def box_errors(potential: str, path: Path, max_force: float) -> dict[int, dict]:
         box = boxes.setdefault(int(frame.info["segment"]), {
             "density": float(frame.info.get("density_target", np.nan)),
             "temperature": float(frame.info.get("temperature_K", np.nan)),
-            "driver": str(frame.info.get("driver", "")), "errors": []})
+            "driver": str(frame.info.get("driver", "")), "errors": [], "neutral": []})
         box["errors"].append(1e3 * np.abs(calc.get_forces(frame) - reference).mean())
+        box["neutral"].append(neutral_cation_fraction(frame))
     for box in boxes.values():
         box["frames"], box["mae"] = len(box["errors"]), float(np.mean(box.pop("errors")))
+        box["neutral"] = 100 * float(np.mean(box["neutral"]))
     return boxes
 
 
@@ -58,10 +63,11 @@ def main() -> None:
     scope = (f"Potential: {args.potential}; {shown}: {len(boxes)} boxes, {frames} frames with all |F| <= "
              f"{args.max_force} eV/A; float64. Force MAE in meV/A.")
     lines = [f"# jat-ean force error by box (`{command}`)", "", scope, "",
-             "| box (segment) | driver | density (g/cm3) | T (K) | frames | force MAE |", "| --- | --- | --- | --- | --- | --- |"]
+             "| box (segment) | driver | density (g/cm3) | T (K) | frames | neutral cations (%) | force MAE |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for segment, box in sorted(boxes.items()):
         lines.append(f"| {segment} | {box['driver']} | {box['density']:.2f} | {box['temperature']:.0f} | {box['frames']} "
-                     f"| {box['mae']:.1f} |")
+                     f"| {box['neutral']:.1f} | {box['mae']:.1f} |")
     spread = maes.std(ddof=1) if len(maes) > 1 else float("nan")
     summary = (f"Mean over boxes {maes.mean():.1f} meV/A, standard error {spread / np.sqrt(len(maes)):.1f} "
                f"(box-to-box standard deviation {spread:.1f}); range {maes.min():.1f}-{maes.max():.1f}.")
