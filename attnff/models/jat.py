@@ -20,6 +20,7 @@ from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_
                   run_layer, run_layer_by_receivers, segment_softmax_with_self, segment_sum, unit_harmonics)
 from ..nn.angular import MAX_DEGREE
 from .inputs import ModelInputs
+from . import jat_edges
 
 __all__ = ["JATConfig", "JAT"]
 
@@ -87,7 +88,12 @@ class JATLayer(RecordsAttention, nn.Module):
                = a_h . swish(W_r h_i + W_s h_j) + c_h (d_ij^2)^(h+1)  (thesis)
     m_i = alpha_ii W_s h_i + sum_j alpha_ij (W_s h_j [* W_v rbf_ij])
     h_i <- LayerNorm(h_i + swish(m_i) [+ angular_i])  (no LayerNorm in the last layer)
+
+    Force calls with frozen weights run the per-edge part in chunks (``jat_edges``; ``chunk_edges = False``
+    switches it off, for comparison).
     """
+
+    chunk_edges: bool = True
 
     def __init__(self, config: JATConfig, last: bool):
         super().__init__()
@@ -123,6 +129,16 @@ class JATLayer(RecordsAttention, nn.Module):
         (``receiver_slots``) when angular -> (N, F)."""
         i, j = edge_index
         h_recv, h_send = self.receiver(h), self.sender(h)
+        if self.chunked_edges():
+            edge_logit = jat_edges.edge_logits(h_recv, h_send, rbf, edge_index, self.edge.weight, self.attention, self.logit_cap)
+            self_logits = self._logits(h_recv + h_send + self.self_edge)
+            alpha_edges, alpha_self = segment_softmax_with_self(edge_logit, weights, i, self_logits)
+            if self.recording is not None:
+                self.record_with_self(edge_index, alpha_edges, alpha_self)
+            message = jat_edges.edge_messages(h_send, rbf, alpha_edges, edge_index, self.value_filter.weight,
+                                    self.value_filter.bias, h.shape[0])
+            own = h_send.view(-1, self.heads, self.head_width) * alpha_self.unsqueeze(-1)
+            return self._update(h, (own + message).reshape(h.shape), edge_index, rbf, harmonics, slots)
         send_j = h_send.index_select(0, j)  # (E, F), used by the logits and the values
         if self.smooth:
             # W_r h_i + W_s h_j + W_e rbf_ij, the last term added by the matrix product itself (addmm)
@@ -144,11 +160,25 @@ class JATLayer(RecordsAttention, nn.Module):
         values = values.view(-1, self.heads, self.head_width) * alpha_edges.unsqueeze(-1)
         own = h_send.view(-1, self.heads, self.head_width) * alpha_self.unsqueeze(-1)
         message = (own + segment_sum(values, i, h.shape[0])).reshape(h.shape)
+        return self._update(h, message, edge_index, rbf, harmonics, slots)
+
+    def _update(self, h, message, edge_index, rbf, harmonics, slots):
+        """h + swish(m) [+ angular], then LayerNorm (not in the last layer); all (N, F)."""
         update = self.act(message)
         if self.angular is not None:
             update = update + self.angular(h, edge_index, rbf, harmonics, slots)
         h = h + update
         return h if self.norm is None else self.norm(h)
+
+    def chunked_edges(self) -> bool:
+        """Whether this call takes the edge-chunked path of ``jat_edges`` (force calls with frozen weights).
+
+        Smooth attention with radial values only, and not under torch.compile, which fuses the plain
+        layer itself; training (weights that require gradients) keeps the plain, twice-differentiable layer.
+        """
+        return (self.chunk_edges and self.smooth and self.value_filter is not None
+                and not torch.compiler.is_compiling()
+                and not any(p.requires_grad for p in (self.edge.weight, self.attention, self.value_filter.weight)))
 
 
 class JAT(nn.Module):
@@ -179,14 +209,17 @@ class JAT(nn.Module):
         self.readout = MLP((config.width, *config.readout, 1), layer_norm=True)
 
     def autograd_values_per_pair(self) -> float:
-        """Numbers a plain force call keeps per pair it evaluates, about 12 per feature and layer.
+        """Numbers a force call keeps per pair it evaluates.
 
-        Measured: peak RSS 3.54 GiB (float32) and 6.8 GiB (float64) on 6144 water atoms, about
-        315000 pairs within the cutoff (419212 list pairs x (5/5.5)^3), width 64, 4 layers (docs/performance.md, run S15: 11.8 and
-        11.3 values per feature and layer). With ``angular`` about 3 more per channel and layer (the three
-        (E, C) tensors autograd keeps; derived, not measured).
+        Plain layers (training weights, ``JATLayer.chunk_edges = False``): about 12 per feature and layer,
+        measured from the peak RSS on 6144 water atoms, about 315000 pairs within the cutoff, width 64,
+        4 layers (docs/performance.md, run S15: 11.8 in float32, 11.3 in float64). Edge-chunked layers (a
+        force call with frozen weights, ``jat_edges``): about 2 per feature and layer (run S21: 1.7 at 6144
+        atoms, 1.4 at 49152, float32). With ``angular`` about 3 more per channel and layer (the three (E, C)
+        tensors autograd keeps; derived, not measured).
         """
-        return (12.0 * self.config.width + 3.0 * self.config.angular) * self.config.num_layers
+        per_feature = 2.0 if self.layers[0].chunked_edges() else 12.0
+        return (per_feature * self.config.width + 3.0 * self.config.angular) * self.config.num_layers
 
     def edge_weights(self, d_ij: torch.Tensor) -> torch.Tensor:
         """Softmax weights w_ij (E,): the envelope (smooth) or a hard 0/1 cut (thesis)."""
