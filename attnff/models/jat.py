@@ -178,7 +178,7 @@ class JATLayer(RecordsAttention, nn.Module):
         """
         return (self.chunk_edges and self.smooth and self.value_filter is not None
                 and not torch.compiler.is_compiling()
-                and not any(p.requires_grad for p in (self.edge.weight, self.attention, self.value_filter.weight)))
+                and not any(p.requires_grad for p in (self.edge.weight, self.attention, *self.value_filter.parameters())))
 
 
 class JAT(nn.Module):
