@@ -16,8 +16,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, make_envelope, receiver_slots,
-                  run_layer, run_layer_by_receivers, segment_softmax_with_self, segment_sum, unit_harmonics)
+from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, frozen, make_envelope,
+                  receiver_slots, run_layer, run_layer_by_receivers, segment_softmax_with_self, segment_sum,
+                  unit_harmonics)
 from ..nn.angular import MAX_DEGREE
 from .inputs import ModelInputs
 from . import jat_edges
@@ -178,7 +179,7 @@ class JATLayer(RecordsAttention, nn.Module):
         """
         return (self.chunk_edges and self.smooth and self.value_filter is not None
                 and not torch.compiler.is_compiling()
-                and not any(p.requires_grad for p in (self.edge.weight, self.attention, *self.value_filter.parameters())))
+                and frozen(self.edge, self.attention, self.value_filter))
 
 
 class JAT(nn.Module):

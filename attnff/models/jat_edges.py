@@ -18,21 +18,9 @@ is not differentiable again (training keeps the plain autograd layer, which is).
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["edge_chunk", "edge_logits", "edge_messages"]
+from ..nn.chunks import edge_chunk, edge_ranges
 
-#: edges per chunk on the CPU, where a (chunk, F) temporary (1 MiB at F = 64 in float32) should stay in cache
-CPU_EDGE_CHUNK = 4096
-#: edges per chunk elsewhere (a GPU), where fewer and larger kernels are what counts
-DEVICE_EDGE_CHUNK = 1 << 20
-
-
-def edge_chunk(device: torch.device) -> int:
-    """Edges per chunk on ``device``: small on the CPU (cache), large on a GPU (kernel launches)."""
-    return CPU_EDGE_CHUNK if device.type == "cpu" else DEVICE_EDGE_CHUNK
-
-
-def _chunks(num_edges: int, chunk: int):
-    return ((start, min(start + chunk, num_edges)) for start in range(0, num_edges, chunk))
+__all__ = ["edge_logits", "edge_messages"]
 
 
 def _capped(z: torch.Tensor, cap: float) -> torch.Tensor:
@@ -44,7 +32,7 @@ class _EdgeLogits(torch.autograd.Function):
     def forward(ctx, h_recv, h_send, rbf, receivers, senders, edge_weight, attention, cap, chunk):
         num_edges, heads = receivers.shape[0], attention.shape[0]
         logits = h_recv.new_empty(num_edges, heads)
-        for start, end in _chunks(num_edges, chunk):
+        for start, end in edge_ranges(num_edges, chunk):
             pre = torch.addmm(h_recv.index_select(0, receivers[start:end]) + h_send.index_select(0, senders[start:end]),
                               rbf[start:end], edge_weight.t())
             z = (torch.nn.functional.silu(pre).view(end - start, heads, -1) * attention).sum(-1)
@@ -57,12 +45,12 @@ class _EdgeLogits(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_logits):
         h_recv, h_send, rbf, receivers, senders, edge_weight, attention, logits = ctx.saved_tensors
-        cap, heads = ctx.cap, attention.shape[0]
+        cap = ctx.cap
         grad_recv, grad_send = torch.zeros_like(h_recv), torch.zeros_like(h_send)
         grad_rbf = torch.empty_like(rbf)
         # d(cap tanh(z / cap)) / dz = 1 - (e / cap)^2
         grad_z = grad_logits * (1.0 - (logits / cap) ** 2) if cap else grad_logits
-        for start, end in _chunks(receivers.shape[0], ctx.chunk):
+        for start, end in edge_ranges(receivers.shape[0], ctx.chunk):
             recv, send = receivers[start:end], senders[start:end]
             pre = torch.addmm(h_recv.index_select(0, recv) + h_send.index_select(0, send), rbf[start:end],
                               edge_weight.t())
@@ -81,7 +69,7 @@ class _EdgeMessages(torch.autograd.Function):
     def forward(ctx, h_send, rbf, alpha, receivers, senders, filter_weight, filter_bias, num_atoms, chunk):
         heads = alpha.shape[1]
         messages = h_send.new_zeros(num_atoms, h_send.shape[1])
-        for start, end in _chunks(receivers.shape[0], chunk):
+        for start, end in edge_ranges(receivers.shape[0], chunk):
             values = h_send.index_select(0, senders[start:end])
             values *= torch.addmm(filter_bias, rbf[start:end], filter_weight.t())
             values = values.view(end - start, heads, -1) * alpha[start:end].unsqueeze(-1)
@@ -97,7 +85,7 @@ class _EdgeMessages(torch.autograd.Function):
         heads = alpha.shape[1]
         grad_messages = grad_messages.reshape(grad_messages.shape[0], -1)
         grad_send, grad_rbf, grad_alpha = torch.zeros_like(h_send), torch.empty_like(rbf), torch.empty_like(alpha)
-        for start, end in _chunks(receivers.shape[0], ctx.chunk):
+        for start, end in edge_ranges(receivers.shape[0], ctx.chunk):
             size, send = end - start, senders[start:end]
             incoming = grad_messages.index_select(0, receivers[start:end])  # (C, F)
             values = h_send.index_select(0, send)

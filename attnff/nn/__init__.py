@@ -1,6 +1,7 @@
 """Layers shared by attnff models: radial bases, envelopes, segment operations, MLPs, attention recording."""
 
 from .angular import AngularInvariants, unit_harmonics
+from .chunks import edge_chunk, edge_ranges, frozen
 from .envelope import CosineEnvelope, PolynomialEnvelope, make_envelope
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
@@ -19,6 +20,9 @@ __all__ = [
     "PolynomialEnvelope",
     "RecordsAttention",
     "make_envelope",
+    "edge_chunk",
+    "edge_ranges",
+    "frozen",
     "blocks_for",
     "receiver_slots",
     "record_attention",

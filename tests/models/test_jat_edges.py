@@ -7,7 +7,7 @@ import torch
 from attnff import AttnCalculator
 from attnff.models import jat_edges
 from attnff.models.jat import JATLayer
-from attnff.nn import segment_sum
+from attnff.nn import chunks, segment_sum
 from tests.conftest import small_potential, small_water_box
 
 
@@ -18,9 +18,10 @@ def _random_graph(num_atoms=7, num_edges=40, width=8, heads=2, basis=5, seed=0):
         return torch.randn(*shape, generator=gen, dtype=torch.float64)
 
     edge_index = torch.randint(0, num_atoms, (2, num_edges), generator=gen)
-    return dict(h_recv=rand(num_atoms, width), h_send=rand(num_atoms, width), rbf=rand(num_edges, basis),
-                alpha=rand(num_edges, heads).abs(), edge_index=edge_index, edge_weight=rand(width, basis),
-                attention=rand(heads, width // heads), filter_weight=rand(width, basis), filter_bias=rand(width))
+    return {"h_recv": rand(num_atoms, width), "h_send": rand(num_atoms, width), "rbf": rand(num_edges, basis),
+            "alpha": rand(num_edges, heads).abs(), "edge_index": edge_index, "edge_weight": rand(width, basis),
+            "attention": rand(heads, width // heads), "filter_weight": rand(width, basis),
+            "filter_bias": rand(width)}
 
 
 def _plain_logits(g, cap):
@@ -69,10 +70,13 @@ def test_edge_messages_match_the_plain_formula_in_value_and_gradient(chunk):
 
 def test_edge_functions_pass_gradcheck():
     g = _random_graph(num_atoms=4, num_edges=9, width=4, heads=2, basis=3, seed=1)
-    logits = lambda hr, hs, r: jat_edges.edge_logits(hr, hs, r, g["edge_index"], g["edge_weight"],  # noqa: E731
-                                                      g["attention"], 4.0, 4)
-    messages = lambda hs, r, a: jat_edges.edge_messages(hs, r, a, g["edge_index"], g["filter_weight"],  # noqa: E731
-                                                        g["filter_bias"], 4, 4)
+
+    def logits(h_recv, h_send, rbf):
+        return jat_edges.edge_logits(h_recv, h_send, rbf, g["edge_index"], g["edge_weight"], g["attention"], 4.0, 4)
+
+    def messages(h_send, rbf, alpha):
+        return jat_edges.edge_messages(h_send, rbf, alpha, g["edge_index"], g["filter_weight"], g["filter_bias"], 4, 4)
+
     assert torch.autograd.gradcheck(logits, (g["h_recv"].requires_grad_(), g["h_send"].requires_grad_(),
                                              g["rbf"].requires_grad_()))
     assert torch.autograd.gradcheck(messages, (g["h_send"], g["rbf"], g["alpha"].requires_grad_()))
@@ -80,7 +84,7 @@ def test_edge_functions_pass_gradcheck():
 
 def _energy_forces_stress(potential_name, chunked, monkeypatch, **overrides):
     monkeypatch.setattr(JATLayer, "chunk_edges", chunked)
-    monkeypatch.setattr(jat_edges, "CPU_EDGE_CHUNK", 50)  # several chunks even on the small box
+    monkeypatch.setattr(chunks, "CPU_EDGE_CHUNK", 50)  # several chunks even on the small box
     atoms = small_water_box()
     atoms.calc = AttnCalculator(small_potential(potential_name, **overrides), device="cpu", dtype="float64")
     assert atoms.calc.potential.model.layers[0].chunked_edges() == chunked
@@ -109,5 +113,7 @@ def test_chunked_path_serves_frozen_smooth_layers_only():
 
 
 def test_chunks_are_small_on_the_cpu_and_large_elsewhere():
-    assert jat_edges.edge_chunk(torch.device("cpu")) == jat_edges.CPU_EDGE_CHUNK
-    assert jat_edges.edge_chunk(torch.device("meta")) == jat_edges.DEVICE_EDGE_CHUNK > jat_edges.CPU_EDGE_CHUNK
+    assert chunks.edge_chunk(torch.device("cpu")) == chunks.CPU_EDGE_CHUNK
+    assert chunks.edge_chunk(torch.device("meta")) == chunks.DEVICE_EDGE_CHUNK > chunks.CPU_EDGE_CHUNK
+    assert list(chunks.edge_ranges(7, 3)) == [(0, 3), (3, 6), (6, 7)]
+    assert list(chunks.edge_ranges(0, 3)) == []
