@@ -21,11 +21,12 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import (BesselBasis, ExpNormalBasis, RecordsAttention, blocks_for, make_envelope, run_layer,
+from ..nn import (BesselBasis, ExpNormalBasis, RecordsAttention, blocks_for, frozen, make_envelope, run_layer,
                   run_layer_by_receivers, segment_softmax_with_self, segment_sum)
 from ..nn.embedding import ElectronConfigurationEmbedding
 from ..nn.scatter import expand_ranges
 from ..nn.equivariant import GatedEquivariantBlock
+from . import cmret_edges
 from .inputs import ModelInputs
 
 __all__ = ["CMRETConfig", "CMRET"]
@@ -94,7 +95,12 @@ class CMRETLayer(RecordsAttention, nn.Module):
     m_i = sum_j s1_ij + s_i + attention(s)_i;  [a1|a2|a3] = O m_i
     ds_i = a1 + a2 <U1 v_i, U2 v_i>;  dv_i = sum_j (s2_ij v_i + s3_ij r_ij/d_ij) + a3 U3 v_i
     y_i = ds_i + MLP(ds_i)  (ResML, added to the accumulator)
+
+    Force calls with frozen weights run the filter convolution in edge chunks (``cmret_edges``;
+    ``chunk_edges = False`` switches it off, for comparison).
     """
+
+    chunk_edges: bool = True
 
     def __init__(self, config: CMRETConfig):
         super().__init__()
@@ -149,24 +155,34 @@ class CMRETLayer(RecordsAttention, nn.Module):
         # one matrix product, both atoms in one gather, no concatenation
         weight = torch.cat([self.filter_self.weight, self.filter_neighbor.weight])
         bias = torch.cat([self.filter_self.bias, self.filter_neighbor.bias])
-        filters = self.act(nn.functional.linear(edge_features, weight, bias))  # (E, 2F)
-        ends = edge_index.t().reshape(-1)  # (2E,) i_0, j_0, i_1, j_1, ...
-        pair = s_hat.index_select(0, ends).view(-1, 2 * self.width) * filters * envelope  # (E, 2F)
-        # W_o's rows for [s1 | s2] and for s3 as two products, so that each result is contiguous: a scatter
-        # or broadcast of a column slice is several times slower, and its backward pass pads a full copy
-        w, b, f2 = self.mix.weight, self.mix.bias, 2 * self.width
-        s12 = nn.functional.linear(pair, w[:f2], b[:f2]) * envelope  # (E, 2F)
-        s3 = nn.functional.linear(pair, w[f2:], b[f2:]) * envelope  # (E, F)
-        sum1, sum2 = segment_sum(s12, i, n).split(self.width, dim=-1)
+        if self.chunked_edges():
+            pair_sums, vector_sums = cmret_edges.edge_convolution(s_hat, edge_features, phi, unit_ij, edge_index,
+                                                                  weight, bias, self.mix.weight, self.mix.bias)
+        else:
+            filters = self.act(nn.functional.linear(edge_features, weight, bias))  # (E, 2F)
+            ends = edge_index.t().reshape(-1)  # (2E,) i_0, j_0, i_1, j_1, ...
+            pair = s_hat.index_select(0, ends).view(-1, 2 * self.width) * filters * envelope  # (E, 2F)
+            # W_o's rows for [s1 | s2] and for s3 as two products, so that each result is contiguous: a scatter
+            # or broadcast of a column slice is several times slower, and its backward pass pads a full copy
+            w, b, f2 = self.mix.weight, self.mix.bias, 2 * self.width
+            s12 = nn.functional.linear(pair, w[:f2], b[:f2]) * envelope  # (E, 2F)
+            s3 = nn.functional.linear(pair, w[f2:], b[f2:]) * envelope  # (E, F)
+            pair_sums = segment_sum(s12, i, n)
+            vector_sums = segment_sum(s3.unsqueeze(1) * unit_ij.unsqueeze(-1), i, n)
+        sum1, sum2 = pair_sums.split(self.width, dim=-1)
 
         m = sum1 + s + self.attention(s, att_index, att_weights)
         a1, a2, a3 = self.update(m).split(self.width, dim=-1)
         u1, u2, u3 = self.vector_maps(v).split(self.width, dim=-1)  # each (N, 3, F)
         ds = a1 + a2 * (u1 * u2).sum(dim=1)
-        dv = (v * sum2.unsqueeze(1)
-              + segment_sum(s3.unsqueeze(1) * unit_ij.unsqueeze(-1), i, n)
-              + a3.unsqueeze(1) * u3)
+        dv = v * sum2.unsqueeze(1) + vector_sums + a3.unsqueeze(1) * u3
         return ds, dv, ds + self.resml(ds)
+
+    def chunked_edges(self) -> bool:
+        """Whether the filter convolution takes the edge-chunked path of ``cmret_edges`` (force calls with frozen
+        weights, not under torch.compile); training keeps the plain, twice-differentiable layer."""
+        return (self.chunk_edges and not torch.compiler.is_compiling()
+                and frozen(self.filter_self, self.filter_neighbor, self.mix))
 
 
 class CMRET(nn.Module):
