@@ -96,7 +96,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
     ds_i = a1 + a2 <U1 v_i, U2 v_i>;  dv_i = sum_j (s2_ij v_i + s3_ij r_ij/d_ij) + a3 U3 v_i
     y_i = ds_i + MLP(ds_i)  (ResML, added to the accumulator)
 
-    Force calls with frozen weights run the filter convolution in edge chunks (``cmret_edges``;
+    Force calls with frozen weights run the filter convolution and the attention in edge chunks (``cmret_edges``;
     ``chunk_edges = False`` switches it off, for comparison).
     """
 
@@ -133,13 +133,20 @@ class CMRETLayer(RecordsAttention, nn.Module):
         shape = (n, self.heads, self.head_width)
         q, k, v = self.query(s).view(shape), self.key(s).view(shape), self.value(s).view(shape)
         ai, aj = att_index
-        logits = (q.index_select(0, ai) * k.index_select(0, aj)).sum(-1) / self.tau
+        chunked = self.chunked_edges()
+        if chunked:
+            logits = cmret_edges.attention_logits(q, k, att_index, 1.0 / self.tau)
+        else:
+            logits = (q.index_select(0, ai) * k.index_select(0, aj)).sum(-1) / self.tau
         self_logits = (q * k).sum(-1) / self.tau
         alpha_edges, alpha_self = segment_softmax_with_self(logits, att_weights, ai, self_logits)
         if self.recording is not None:
             self.record_with_self(att_index, alpha_edges, alpha_self)
-        out = alpha_self.unsqueeze(-1) * v + segment_sum(alpha_edges.unsqueeze(-1) * v.index_select(0, aj), ai, n)
-        return out.reshape(n, self.width)
+        if chunked:
+            incoming = cmret_edges.attention_sum(v, alpha_edges, att_index, n)
+        else:
+            incoming = segment_sum(alpha_edges.unsqueeze(-1) * v.index_select(0, aj), ai, n)
+        return (alpha_self.unsqueeze(-1) * v + incoming).reshape(n, self.width)
 
     def forward(self, s, v, edge_index, edge_features, phi, unit_ij, att_weights, att_index=None):
         """s: (N, F); v: (N, 3, F); edge_features: (E, K) enveloped basis; phi: (E,); unit_ij: (E, 3).
@@ -179,10 +186,10 @@ class CMRETLayer(RecordsAttention, nn.Module):
         return ds, dv, ds + self.resml(ds)
 
     def chunked_edges(self) -> bool:
-        """Whether the filter convolution takes the edge-chunked path of ``cmret_edges`` (force calls with frozen
-        weights, not under torch.compile); training keeps the plain, twice-differentiable layer."""
+        """Whether the filter convolution and the attention take the edge-chunked paths of ``cmret_edges`` (force
+        calls with frozen weights, not under torch.compile); training keeps the plain, twice-differentiable layer."""
         return (self.chunk_edges and not torch.compiler.is_compiling()
-                and frozen(self.filter_self, self.filter_neighbor, self.mix))
+                and frozen(self.filter_self, self.filter_neighbor, self.mix, self.query, self.key, self.value))
 
 
 class CMRET(nn.Module):
@@ -274,16 +281,19 @@ class CMRET(nn.Module):
         return s, v
 
     def autograd_values_per_pair(self) -> float | None:
-        """Numbers a plain force call keeps per pair it evaluates, about 28 per feature and layer (local
-        attention; None for global attention, whose cost grows with the atom pairs of each molecule).
+        """Numbers a force call keeps per pair it evaluates (local attention; None for global attention, whose
+        cost grows with the atom pairs of each molecule).
 
-        Measured: peak RSS 8.4 GiB (float32) and 16.7 GiB (float64) on 6144 water atoms, about
-        315000 pairs within the cutoff (419212 list pairs x (5/5.5)^3), width 64, 4 layers (docs/performance.md, run S15: 28.0 and
-        27.8 values per feature and layer).
+        Plain layers (training weights, ``CMRETLayer.chunk_edges = False``): about 28 per feature and layer,
+        measured from the peak RSS on 6144 water atoms, about 315000 pairs within the cutoff (419212 list pairs
+        x (5/5.5)^3), width 64, 4 layers (docs/performance.md, run S15: 28.0 in float32, 27.8 in float64).
+        Edge-chunked layers (a force call with frozen weights, ``cmret_edges``): about 3 (run S21: 3.0 at 6144
+        atoms, float32).
         """
         if self.config.attention != "local":
             return None
-        return 28.0 * self.config.width * self.config.num_layers
+        per_feature = 3.0 if self.layers[0].chunked_edges() else 28.0
+        return per_feature * self.config.width * self.config.num_layers
 
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         phi = self.envelope(inputs.d_ij)

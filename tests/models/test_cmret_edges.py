@@ -61,17 +61,38 @@ def test_edge_convolution_passes_gradcheck():
     assert torch.autograd.gradcheck(lambda *x: _convolution(g, x, 4), inputs)
 
 
-def _energy_forces_stress(chunked, monkeypatch):
+@pytest.mark.parametrize("chunk", [4, 1000])
+def test_attention_functions_match_the_plain_formulas_in_value_and_gradient(chunk):
+    gen = torch.Generator().manual_seed(2)
+    q, k, v = (torch.randn(6, 2, 3, generator=gen, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    att_index = torch.randint(0, 6, (2, 25), generator=gen)
+    alpha = torch.rand(25, 2, generator=gen, dtype=torch.float64, requires_grad=True)
+    i, j = att_index
+    for chunked, plain, inputs in (
+        (cmret_edges.attention_logits(q, k, att_index, 0.3, chunk), (q[i] * k[j]).sum(-1) * 0.3, (q, k)),
+        (cmret_edges.attention_sum(v, alpha, att_index, 6, chunk), segment_sum(alpha.unsqueeze(-1) * v[j], i, 6),
+         (v, alpha)),
+    ):
+        assert torch.allclose(chunked, plain, atol=1e-12)
+        weights = torch.randn_like(plain)
+        for a, b in zip(torch.autograd.grad((chunked * weights).sum(), inputs),
+                        torch.autograd.grad((plain * weights).sum(), inputs)):
+            assert torch.allclose(a, b, atol=1e-12)
+
+
+def _energy_forces_stress(chunked, monkeypatch, **overrides):
     monkeypatch.setattr(CMRETLayer, "chunk_edges", chunked)
     monkeypatch.setattr(chunks, "CPU_EDGE_CHUNK", 50)  # several chunks even on the small box
     atoms = small_water_box()
-    atoms.calc = AttnCalculator(small_potential("cmret"), device="cpu", dtype="float64")
+    atoms.calc = AttnCalculator(small_potential("cmret", **overrides), device="cpu", dtype="float64")
     assert atoms.calc.potential.model.layers[0].chunked_edges() == chunked
     return atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
 
 
-def test_calculator_gives_the_plain_energy_forces_and_stress(monkeypatch):
-    plain, chunked = _energy_forces_stress(False, monkeypatch), _energy_forces_stress(True, monkeypatch)
+@pytest.mark.parametrize("attention", ["local", "global"])
+def test_calculator_gives_the_plain_energy_forces_and_stress(attention, monkeypatch):
+    plain = _energy_forces_stress(False, monkeypatch, attention=attention)
+    chunked = _energy_forces_stress(True, monkeypatch, attention=attention)
     assert abs(plain[0] - chunked[0]) < 1e-10
     np.testing.assert_allclose(chunked[1], plain[1], atol=1e-10)
     np.testing.assert_allclose(chunked[2], plain[2], atol=1e-10)
