@@ -10,6 +10,8 @@ same for the self-attention (the gathered queries, keys and values, (E, H, D) ea
 require gradients, and the backward is not differentiable again (training keeps the plain layer).
 """
 
+import math
+
 import torch
 from torch.autograd.function import once_differentiable
 from torch.nn.functional import linear, silu
@@ -90,11 +92,11 @@ def edge_convolution(s_hat: torch.Tensor, basis: torch.Tensor, envelope: torch.T
         edge_index: (2, E) receivers i and senders j.
         filter_weight, filter_bias: (2F, K), (2F,) the filters [f2 (own) ; f1 (neighbour)].
         mix_weight, mix_bias: (3F, 2F), (3F,) W_o and b_o.
-        chunk: edges per chunk (default ``nn.chunks.edge_chunk(basis.device)``).
+        chunk: edges per chunk (default ``nn.chunks.edge_chunk``).
     """
     ends = edge_index.t().reshape(-1)  # (2E,) i_0, j_0, i_1, j_1, ...
     return _EdgeConvolution.apply(s_hat, basis, envelope, unit, edge_index[0], ends, filter_weight, filter_bias,
-                                  mix_weight, mix_bias, chunk or edge_chunk(basis.device))
+                                  mix_weight, mix_bias, chunk or edge_chunk(s_hat, 2 * s_hat.shape[1]))
 
 
 class _AttentionLogits(torch.autograd.Function):
@@ -151,10 +153,10 @@ def attention_logits(queries: torch.Tensor, keys: torch.Tensor, att_index: torch
 
     Args:
         queries, keys: (N, H, D); att_index: (2, A) receivers i and senders j; scale: 1 / tau.
-        chunk: edges per chunk (default ``nn.chunks.edge_chunk(queries.device)``).
+        chunk: edges per chunk (default ``nn.chunks.edge_chunk``).
     """
     return _AttentionLogits.apply(queries, keys, att_index[0], att_index[1], scale,
-                                  chunk or edge_chunk(queries.device))
+                                  chunk or edge_chunk(queries, math.prod(queries.shape[1:])))
 
 
 def attention_sum(values: torch.Tensor, alpha: torch.Tensor, att_index: torch.Tensor, num_atoms: int,
@@ -163,6 +165,7 @@ def attention_sum(values: torch.Tensor, alpha: torch.Tensor, att_index: torch.Te
 
     Args:
         values: (N, H, D); alpha: (A, H) attention weights; att_index: (2, A) receivers i and senders j.
-        num_atoms: N. chunk: edges per chunk (default ``nn.chunks.edge_chunk(values.device)``).
+        num_atoms: N. chunk: edges per chunk (default ``nn.chunks.edge_chunk``).
     """
-    return _AttentionSum.apply(values, alpha, att_index[0], att_index[1], num_atoms, chunk or edge_chunk(values.device))
+    return _AttentionSum.apply(values, alpha, att_index[0], att_index[1], num_atoms,
+                               chunk or edge_chunk(values, math.prod(values.shape[1:])))

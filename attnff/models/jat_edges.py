@@ -9,8 +9,8 @@ The two functions here take over the two per-edge parts of a smooth JATLayer:
 - ``edge_messages``: m_i = sum_j alpha_ij (W_s h_j) * (W_v rbf_ij + b_v), (N, H, D).
 
 Both keep only their (N, F) node inputs, the (E, K) radial basis and the (E, H) weights, and
-recompute the per-edge features in the backward pass; both work through the edges in chunks of
-``edge_chunk(device)`` edges, so that on the CPU every (chunk, F) temporary stays in cache. They
+recompute the per-edge features in the backward pass; both work through the edges in chunks
+(``nn.chunks.edge_chunk``), so that on the CPU every (chunk, F) temporary stays in cache. They
 serve force calls only: the weights must not require gradients (the calculator freezes them) and the backward
 is not differentiable again (training keeps the plain autograd layer, which is).
 """
@@ -110,10 +110,10 @@ def edge_logits(h_recv: torch.Tensor, h_send: torch.Tensor, rbf: torch.Tensor, e
         edge_index: (2, E) receivers i and senders j.
         edge_weight: (F, K) W_e; attention: (H, D) vectors a_h, F = H D.
         cap: soft cap c of the logits (0: none).
-        chunk: edges per chunk (default ``edge_chunk(rbf.device)``).
+        chunk: edges per chunk (default ``nn.chunks.edge_chunk``).
     """
     return _EdgeLogits.apply(h_recv, h_send, rbf, edge_index[0], edge_index[1], edge_weight, attention, cap,
-                             chunk or edge_chunk(rbf.device))
+                             chunk or edge_chunk(h_send, h_send.shape[1]))
 
 
 def edge_messages(h_send: torch.Tensor, rbf: torch.Tensor, alpha: torch.Tensor, edge_index: torch.Tensor,
@@ -126,7 +126,7 @@ def edge_messages(h_send: torch.Tensor, rbf: torch.Tensor, alpha: torch.Tensor, 
         edge_index: (2, E) receivers i and senders j.
         filter_weight: (F, K) W_v; filter_bias: (F,) b_v.
         num_atoms: N.
-        chunk: edges per chunk (default ``edge_chunk(rbf.device)``).
+        chunk: edges per chunk (default ``nn.chunks.edge_chunk``).
     """
     return _EdgeMessages.apply(h_send, rbf, alpha, edge_index[0], edge_index[1], filter_weight, filter_bias,
-                               num_atoms, chunk or edge_chunk(rbf.device))
+                               num_atoms, chunk or edge_chunk(h_send, h_send.shape[1]))

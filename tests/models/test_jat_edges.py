@@ -84,7 +84,7 @@ def test_edge_functions_pass_gradcheck():
 
 def _energy_forces_stress(potential_name, chunked, monkeypatch, **overrides):
     monkeypatch.setattr(JATLayer, "chunk_edges", chunked)
-    monkeypatch.setattr(chunks, "CPU_EDGE_CHUNK", 50)  # several chunks even on the small box
+    monkeypatch.setattr(chunks, "CPU_CHUNK_BYTES", 1)  # chunks of 16 edges, several even on the small box
     atoms = small_water_box()
     atoms.calc = AttnCalculator(small_potential(potential_name, **overrides), device="cpu", dtype="float64")
     assert atoms.calc.potential.model.layers[0].chunked_edges() == chunked
@@ -113,7 +113,8 @@ def test_chunked_path_serves_frozen_smooth_layers_only():
 
 
 def test_chunks_are_small_on_the_cpu_and_large_elsewhere():
-    assert chunks.edge_chunk(torch.device("cpu")) == chunks.CPU_EDGE_CHUNK
-    assert chunks.edge_chunk(torch.device("meta")) == chunks.DEVICE_EDGE_CHUNK > chunks.CPU_EDGE_CHUNK
+    assert chunks.edge_chunk(torch.zeros(1), 64) == chunks.CPU_CHUNK_BYTES // 256
+    assert chunks.edge_chunk(torch.zeros(1, dtype=torch.float64), 64) == chunks.CPU_CHUNK_BYTES // 512
+    assert chunks.edge_chunk(torch.zeros(1, device="meta"), 64) == chunks.DEVICE_EDGE_CHUNK
     assert list(chunks.edge_ranges(7, 3)) == [(0, 3), (3, 6), (6, 7)]
     assert list(chunks.edge_ranges(0, 3)) == []
