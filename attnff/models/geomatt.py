@@ -44,8 +44,9 @@ from torch import nn
 from torch.nn import functional
 
 from ..errors import InvalidStructureError
-from ..nn import MLP, GaussianBasis, RecordsAttention, make_envelope, run_layer, segment_sum
+from ..nn import MLP, GaussianBasis, RecordsAttention, frozen, make_envelope, run_layer, segment_sum
 from ..nn.scatter import expand_ranges
+from . import geomatt_edges
 from .inputs import ModelInputs
 
 __all__ = ["GeomAttConfig", "GeomAtt"]
@@ -228,6 +229,8 @@ class GeomAttention(RecordsAttention, nn.Module):
     """
 
     softmax = False
+    #: force calls with frozen weights sum the triplets in chunks (``geomatt_edges``); False: the plain sum
+    chunk_triplets: bool = True
 
     def __init__(self, order: int, num_basis: int, width: int, spacing: float):
         super().__init__()
@@ -240,13 +243,23 @@ class GeomAttention(RecordsAttention, nn.Module):
         if len(self.kernels) > 1:
             a, b, c = graph.triplets
             range_weight = graph.range_weight.unsqueeze(-1)
+            chunked = self.chunked_triplets()
             for kernel in self.kernels[1:]:
                 factor = kernel(graph)
-                weights = segment_sum(weights.index_select(0, a) * factor.index_select(0, b), c, weights.shape[0]) * range_weight
+                if chunked:
+                    weights = geomatt_edges.triplet_sum(weights, factor, graph.triplets) * range_weight
+                else:
+                    weights = segment_sum(weights.index_select(0, a) * factor.index_select(0, b), c,
+                                          weights.shape[0]) * range_weight
         alpha = self.spacing * weights.sum(-1)
         if self.recording is not None:
             self.record(graph.receivers, graph.senders, alpha.unsqueeze(-1))
         return alpha
+
+    def chunked_triplets(self) -> bool:
+        """Whether the triplet sums take the chunked path of ``geomatt_edges`` (force calls with frozen weights,
+        not under torch.compile); training keeps the plain, twice-differentiable sum."""
+        return self.chunk_triplets and not torch.compiler.is_compiling() and frozen(self.kernels)
 
 
 class GeomAttInteraction(nn.Module):
@@ -347,13 +360,15 @@ class GeomAtt(nn.Module):
         return triplets
 
     def autograd_values_per_pair(self) -> float:
-        """Numbers a plain force call keeps per pair it evaluates, about 42 per feature, layer and order.
+        """Numbers a force call keeps per pair it evaluates, per feature, layer and order.
 
         Measured on liquid water (about 52 pairs per atom within 5 A; the triplets grow with the
-        neighbours per pair): peak RSS 3.6 GiB (float32) on 768 atoms, about 39800 pairs, width 64,
-        3 layers, orders 2-4 (docs/performance.md, run S15).
+        neighbours per pair), 768 atoms, about 39800 pairs, width 64, 3 layers, orders 2-4, float32:
+        about 42 with the plain triplet sums (peak RSS 3.6 GiB; docs/performance.md, run S15) and about
+        8 with the chunked ones of a force call with frozen weights (0.89 GiB; run S21).
         """
-        return 42.0 * self.config.width * self.config.num_layers * len(self.config.orders)
+        chunked = self.streams[-1][0].attention.chunked_triplets()
+        return (8.0 if chunked else 42.0) * self.config.width * self.config.num_layers * len(self.config.orders)
 
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         graph = self.pair_graph(inputs)
