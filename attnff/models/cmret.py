@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..nn import (BesselBasis, ExpNormalBasis, RecordsAttention, blocks_for, frozen, make_envelope, run_layer,
-                  run_layer_by_receivers, segment_softmax_with_self, segment_sum)
+                  run_layer_by_receivers, segment_softmax_with_self, segment_sum, worth_chunking)
 from ..nn.embedding import ElectronConfigurationEmbedding
 from ..nn.scatter import expand_ranges
 from ..nn.equivariant import GatedEquivariantBlock
@@ -133,7 +133,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
         shape = (n, self.heads, self.head_width)
         q, k, v = self.query(s).view(shape), self.key(s).view(shape), self.value(s).view(shape)
         ai, aj = att_index
-        chunked = self.chunked_edges()
+        chunked = self.chunked_edges() and worth_chunking(s, ai.shape[0], self.width)
         if chunked:
             logits = cmret_edges.attention_logits(q, k, att_index, 1.0 / self.tau)
         else:
@@ -162,7 +162,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
         # one matrix product, both atoms in one gather, no concatenation
         weight = torch.cat([self.filter_self.weight, self.filter_neighbor.weight])
         bias = torch.cat([self.filter_self.bias, self.filter_neighbor.bias])
-        if self.chunked_edges():
+        if self.chunked_edges() and worth_chunking(s, edge_index.shape[1], 2 * self.width):
             pair_sums, vector_sums = cmret_edges.edge_convolution(s_hat, edge_features, phi, unit_ij, edge_index,
                                                                   weight, bias, self.mix.weight, self.mix.bias)
         else:
@@ -186,8 +186,9 @@ class CMRETLayer(RecordsAttention, nn.Module):
         return ds, dv, ds + self.resml(ds)
 
     def chunked_edges(self) -> bool:
-        """Whether the filter convolution and the attention take the edge-chunked paths of ``cmret_edges`` (force
-        calls with frozen weights, not under torch.compile); training keeps the plain, twice-differentiable layer."""
+        """Whether the filter convolution and the attention may take the edge-chunked paths of ``cmret_edges`` (force
+        calls with frozen weights, not under torch.compile), which they do for pair lists above
+        ``nn.chunks.MIN_CHUNKED_BYTES`` per tensor; training keeps the plain, twice-differentiable layer."""
         return (self.chunk_edges and not torch.compiler.is_compiling()
                 and frozen(self.filter_self, self.filter_neighbor, self.mix, self.query, self.key, self.value))
 

@@ -44,7 +44,7 @@ from torch import nn
 from torch.nn import functional
 
 from ..errors import InvalidStructureError
-from ..nn import MLP, GaussianBasis, RecordsAttention, frozen, make_envelope, run_layer, segment_sum
+from ..nn import MLP, GaussianBasis, RecordsAttention, frozen, make_envelope, run_layer, segment_sum, worth_chunking
 from ..nn.scatter import expand_ranges
 from . import geomatt_edges
 from .inputs import ModelInputs
@@ -243,7 +243,7 @@ class GeomAttention(RecordsAttention, nn.Module):
         if len(self.kernels) > 1:
             a, b, c = graph.triplets
             range_weight = graph.range_weight.unsqueeze(-1)
-            chunked = self.chunked_triplets()
+            chunked = self.chunked_triplets() and worth_chunking(weights, a.shape[0], weights.shape[1])
             for kernel in self.kernels[1:]:
                 factor = kernel(graph)
                 if chunked:
@@ -257,8 +257,9 @@ class GeomAttention(RecordsAttention, nn.Module):
         return alpha
 
     def chunked_triplets(self) -> bool:
-        """Whether the triplet sums take the chunked path of ``geomatt_edges`` (force calls with frozen weights,
-        not under torch.compile); training keeps the plain, twice-differentiable sum."""
+        """Whether the triplet sums may take the chunked path of ``geomatt_edges`` (force calls with frozen weights,
+        not under torch.compile), which they do above ``nn.chunks.MIN_CHUNKED_BYTES`` per (T, F_k) tensor;
+        training keeps the plain, twice-differentiable sum."""
         return self.chunk_triplets and not torch.compiler.is_compiling() and frozen(self.kernels)
 
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, frozen, make_envelope,
                   receiver_slots, run_layer, run_layer_by_receivers, segment_softmax_with_self, segment_sum,
-                  unit_harmonics)
+                  unit_harmonics, worth_chunking)
 from ..nn.angular import MAX_DEGREE
 from .inputs import ModelInputs
 from . import jat_edges
@@ -130,7 +130,7 @@ class JATLayer(RecordsAttention, nn.Module):
         (``receiver_slots``) when angular -> (N, F)."""
         i, j = edge_index
         h_recv, h_send = self.receiver(h), self.sender(h)
-        if self.chunked_edges():
+        if self.chunked_edges() and worth_chunking(rbf, rbf.shape[0], h.shape[1]):
             edge_logit = jat_edges.edge_logits(h_recv, h_send, rbf, edge_index, self.edge.weight, self.attention, self.logit_cap)
             self_logits = self._logits(h_recv + h_send + self.self_edge)
             alpha_edges, alpha_self = segment_softmax_with_self(edge_logit, weights, i, self_logits)
@@ -172,7 +172,8 @@ class JATLayer(RecordsAttention, nn.Module):
         return h if self.norm is None else self.norm(h)
 
     def chunked_edges(self) -> bool:
-        """Whether this call takes the edge-chunked path of ``jat_edges`` (force calls with frozen weights).
+        """Whether this layer may take the edge-chunked path of ``jat_edges`` (force calls with frozen weights),
+        which it does for pair lists above ``nn.chunks.MIN_CHUNKED_BYTES`` per (E, F) tensor.
 
         Smooth attention with radial values only, and not under torch.compile, which fuses the plain
         layer itself; training (weights that require gradients) keeps the plain, twice-differentiable layer.

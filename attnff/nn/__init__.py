@@ -1,7 +1,7 @@
 """Layers shared by attnff models: radial bases, envelopes, segment operations, MLPs, attention recording."""
 
 from .angular import AngularInvariants, unit_harmonics
-from .chunks import edge_chunk, edge_ranges, frozen
+from .chunks import edge_chunk, edge_ranges, frozen, worth_chunking
 from .envelope import CosineEnvelope, PolynomialEnvelope, make_envelope
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
@@ -32,4 +32,5 @@ __all__ = [
     "segment_softmax_with_self",
     "segment_sum",
     "unit_harmonics",
+    "worth_chunking",
 ]

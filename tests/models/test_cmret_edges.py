@@ -82,6 +82,7 @@ def test_attention_functions_match_the_plain_formulas_in_value_and_gradient(chun
 
 def _energy_forces_stress(chunked, monkeypatch, **overrides):
     monkeypatch.setattr(CMRETLayer, "chunk_edges", chunked)
+    monkeypatch.setattr(chunks, "MIN_CHUNKED_BYTES", 0)  # the small box takes the chunked path
     monkeypatch.setattr(chunks, "CPU_CHUNK_BYTES", 1)  # chunks of 16 edges, several even on the small box
     atoms = small_water_box()
     atoms.calc = AttnCalculator(small_potential("cmret", **overrides), device="cpu", dtype="float64")

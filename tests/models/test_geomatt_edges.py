@@ -38,6 +38,7 @@ def test_triplet_sum_passes_gradcheck():
 
 def _energy_forces_stress(chunked, monkeypatch):
     monkeypatch.setattr(GeomAttention, "chunk_triplets", chunked)
+    monkeypatch.setattr(chunks, "MIN_CHUNKED_BYTES", 0)  # the small box takes the chunked path
     monkeypatch.setattr(chunks, "CPU_CHUNK_BYTES", 1)  # chunks of 16 triplets
     atoms = small_water_box(repeat=(1, 1, 1))
     atoms.calc = AttnCalculator(small_potential("geomatt"), device="cpu", dtype="float64")

@@ -84,6 +84,7 @@ def test_edge_functions_pass_gradcheck():
 
 def _energy_forces_stress(potential_name, chunked, monkeypatch, **overrides):
     monkeypatch.setattr(JATLayer, "chunk_edges", chunked)
+    monkeypatch.setattr(chunks, "MIN_CHUNKED_BYTES", 0)  # the small box takes the chunked path
     monkeypatch.setattr(chunks, "CPU_CHUNK_BYTES", 1)  # chunks of 16 edges, several even on the small box
     atoms = small_water_box()
     atoms.calc = AttnCalculator(small_potential(potential_name, **overrides), device="cpu", dtype="float64")
@@ -118,3 +119,15 @@ def test_chunks_are_small_on_the_cpu_and_large_elsewhere():
     assert chunks.edge_chunk(torch.zeros(1, device="meta"), 64) == chunks.DEVICE_EDGE_CHUNK
     assert list(chunks.edge_ranges(7, 3)) == [(0, 3), (3, 6), (6, 7)]
     assert list(chunks.edge_ranges(0, 3)) == []
+
+
+def test_small_pair_lists_keep_the_plain_layer(monkeypatch):
+    calls = []
+    monkeypatch.setattr(jat_edges, "edge_logits", lambda *args, **kwargs: calls.append(1))
+    atoms = small_water_box()
+    atoms.calc = AttnCalculator(small_potential("jat"), device="cpu", dtype="float64")
+    atoms.get_forces()  # a few hundred pairs, far below MIN_CHUNKED_BYTES
+    assert not calls
+    reference = torch.zeros(1, dtype=torch.float64)
+    assert not chunks.worth_chunking(reference, chunks.MIN_CHUNKED_BYTES // 512 - 1, 64)
+    assert chunks.worth_chunking(reference, chunks.MIN_CHUNKED_BYTES // 512, 64)
