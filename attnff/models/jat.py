@@ -130,23 +130,19 @@ class JATLayer(RecordsAttention, nn.Module):
         (``receiver_slots``) when angular -> (N, F)."""
         i, j = edge_index
         h_recv, h_send = self.receiver(h), self.sender(h)
-        if self.chunked_edges() and worth_chunking(rbf, rbf.shape[0], h.shape[1]):
-            edge_logit = jat_edges.edge_logits(h_recv, h_send, rbf, edge_index, self.edge.weight, self.attention, self.logit_cap)
+        chunked = self.chunked_edges() and worth_chunking(rbf, rbf.shape[0], h.shape[1])
+        if chunked:  # per-edge tensors made chunk by chunk, not kept for the backward pass
+            edge_logits = jat_edges.edge_logits(h_recv, h_send, rbf, edge_index, self.edge.weight, self.attention,
+                                                self.logit_cap)
             self_logits = self._logits(h_recv + h_send + self.self_edge)
-            alpha_edges, alpha_self = segment_softmax_with_self(edge_logit, weights, i, self_logits)
-            if self.recording is not None:
-                self.record_with_self(edge_index, alpha_edges, alpha_self)
-            message = jat_edges.edge_messages(h_send, rbf, alpha_edges, edge_index, self.value_filter.weight,
-                                    self.value_filter.bias, h.shape[0])
-            own = h_send.view(-1, self.heads, self.head_width) * alpha_self.unsqueeze(-1)
-            return self._update(h, (own + message).reshape(h.shape), edge_index, rbf, harmonics, slots)
-        send_j = h_send.index_select(0, j)  # (E, F), used by the logits and the values
-        if self.smooth:
+        elif self.smooth:
+            send_j = h_send.index_select(0, j)  # (E, F), used by the logits and the values
             # W_r h_i + W_s h_j + W_e rbf_ij, the last term added by the matrix product itself (addmm)
             pre = torch.addmm(h_recv.index_select(0, i) + send_j, rbf, self.edge.weight.t())
             edge_logits = self._logits(pre)
             self_logits = self._logits(h_recv + h_send + self.self_edge)
         else:
+            send_j = h_send.index_select(0, j)
             powers = torch.arange(1, self.heads + 1, device=d_ij.device, dtype=d_ij.dtype)
             distance_term = (d_ij * d_ij).unsqueeze(-1).pow(powers) * self.distance_weight
             edge_logits = self._logits(h_recv.index_select(0, i) + send_j) + distance_term
@@ -155,17 +151,17 @@ class JATLayer(RecordsAttention, nn.Module):
         if self.recording is not None:
             self.record_with_self(edge_index, alpha_edges, alpha_self)
 
-        values = send_j
-        if self.value_filter is not None:
-            values = values * self.value_filter(rbf)
-        values = values.view(-1, self.heads, self.head_width) * alpha_edges.unsqueeze(-1)
+        if chunked:
+            incoming = jat_edges.edge_messages(h_send, rbf, alpha_edges, edge_index, self.value_filter.weight,
+                                               self.value_filter.bias, h.shape[0])
+        else:
+            values = send_j
+            if self.value_filter is not None:
+                values = values * self.value_filter(rbf)
+            values = values.view(-1, self.heads, self.head_width) * alpha_edges.unsqueeze(-1)
+            incoming = segment_sum(values, i, h.shape[0])
         own = h_send.view(-1, self.heads, self.head_width) * alpha_self.unsqueeze(-1)
-        message = (own + segment_sum(values, i, h.shape[0])).reshape(h.shape)
-        return self._update(h, message, edge_index, rbf, harmonics, slots)
-
-    def _update(self, h, message, edge_index, rbf, harmonics, slots):
-        """h + swish(m) [+ angular], then LayerNorm (not in the last layer); all (N, F)."""
-        update = self.act(message)
+        update = self.act((own + incoming).reshape(h.shape))
         if self.angular is not None:
             update = update + self.angular(h, edge_index, rbf, harmonics, slots)
         h = h + update
