@@ -12,14 +12,15 @@ __all__ = ["CPU_CHUNK_BYTES", "DEVICE_EDGE_CHUNK", "MIN_CHUNKED_BYTES", "edge_ch
            "worth_chunking"]
 
 #: bytes of the widest per-edge temporary of a chunk on the CPU (4096 edges x 64 float32 features);
-#: 1 MiB measured best, or level with the plain layer, for JAT and CMRET on 768 water atoms (run S21)
+#: 0.5-2 MiB were within the noise of each other on 768 water atoms (benchmarks/edge_chunks.py, run S21)
 CPU_CHUNK_BYTES = 1 << 20
 #: edges per chunk elsewhere (a GPU)
 DEVICE_EDGE_CHUNK = 1 << 20
-#: below this size of one (E, features) tensor a plain layer is faster (its tensors stay in cache anyway, and
-#: the chunked backward recomputes): JAT on 96 water atoms (1.7 MB) and on the 120- and 240-atom EAN boxes
-#: took 15-20 % longer chunked, on 768 water atoms (10 MB) the same in float32 (run S21)
-MIN_CHUNKED_BYTES = 4 << 20
+#: below this size of one (E, features) tensor the plain layer is as fast or faster (its tensors largely stay
+#: in cache, and the chunked backward recomputes): JAT took 8 % longer chunked on 768 water atoms in float32
+#: (10 MB per tensor) and 20-35 % longer on 96 atoms, but 13 % less time on 768 atoms in float64 (21 MB);
+#: CMRET's convolution, (E, 2F), broke even on 768 atoms (benchmarks/edge_chunks.py, run S21)
+MIN_CHUNKED_BYTES = 16 << 20
 
 
 def edge_chunk(reference: torch.Tensor, features: int) -> int:
