@@ -366,7 +366,8 @@ class GeomAtt(nn.Module):
         Measured on liquid water (about 52 pairs per atom within 5 A; the triplets grow with the
         neighbours per pair), 768 atoms, about 39800 pairs, width 64, 3 layers, orders 2-4, float32:
         about 42 with the plain triplet sums (peak RSS 3.6 GiB; docs/performance.md, run S15) and about
-        8 with the chunked ones of a force call with frozen weights (0.89 GiB; run S21).
+        8 with the chunked ones of a force call with frozen weights (run S21: 6.7 from 0.82 GiB at 768 atoms,
+        6.8 from 4.8 GiB at 6144).
         """
         chunked = self.streams[-1][0].attention.chunked_triplets()
         return (8.0 if chunked else 42.0) * self.config.width * self.config.num_layers * len(self.config.orders)

@@ -212,8 +212,8 @@ class JAT(nn.Module):
         Plain layers (training weights, ``JATLayer.chunk_edges = False``): about 12 per feature and layer,
         measured from the peak RSS on 6144 water atoms, about 315000 pairs within the cutoff, width 64,
         4 layers (docs/performance.md, run S15: 11.8 in float32, 11.3 in float64). Edge-chunked layers (a
-        force call with frozen weights, ``jat_edges``): about 2 per feature and layer (run S21: 1.7 at 6144
-        atoms, 1.4 at 49152, float32). With ``angular`` about 3 more per channel and layer (the three (E, C)
+        force call with frozen weights, ``jat_edges``): about 2 per feature and layer (run S21, float32: 1.5 at 6144
+        atoms, 1.7 at 49152). With ``angular`` about 3 more per channel and layer (the three (E, C)
         tensors autograd keeps; derived, not measured).
         """
         per_feature = 2.0 if self.layers[0].chunked_edges() else 12.0
