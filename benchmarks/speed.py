@@ -37,6 +37,8 @@ to back, so that they share the machine's load); the doc and the log-log plot
 (docs/images/performance_scaling.png) are rewritten from all stored entries after every run.
 ``--recompute`` adds each model with ``recompute_layers=True`` (layer intermediates recomputed
 while taking forces instead of kept: less memory, more time), stored as ``<model>@recompute``;
+``--no-recompute`` adds each model with ``recompute_layers=False`` (never recomputed, whatever the
+memory), stored as ``<model>@plain``;
 ``--compile`` adds each model with ``compile_model=True`` (torch.compile, dynamic shapes), stored
 as ``<model>@compile`` with the wall time of its first (compiling) call.
 A child gets an address-space limit (``--memory-limit-gib``, default 12); a case that
@@ -224,6 +226,8 @@ def run_attnff_case(case: dict) -> dict:
         options["keep_memory"] = case["allocator"] == "default"
     if case["model"].endswith("@recompute"):
         options["recompute_layers"] = True
+    if case["model"].endswith("@plain"):
+        options["recompute_layers"] = False
     compiling = case["model"].endswith("@compile")
     if compiling:
         options["compile_model"] = True
@@ -375,6 +379,8 @@ def run_sweep(args) -> None:
         models += [f"{model}@baseline" for model in args.models]
     if args.recompute:
         models += [f"{model}@recompute" for model in args.models]
+    if args.no_recompute:
+        models += [f"{model}@plain" for model in args.models]
     if args.compile:
         models += [f"{model}@compile" for model in args.models]
     if args.peers:
@@ -543,10 +549,12 @@ def main(argv: list[str] | None = None) -> None:
                              "`git worktree` of an older commit), stored as <model>@baseline")
     parser.add_argument("--recompute", action="store_true",
                         help="also time each model with recompute_layers=True (stored as <model>@recompute)")
+    parser.add_argument("--no-recompute", action="store_true",
+                        help="also time each model with recompute_layers=False (stored as <model>@plain)")
     parser.add_argument("--compile", action="store_true",
                         help="also time each model with compile_model=True (stored as <model>@compile)")
     parser.add_argument("--variants-only", action="store_true",
-                        help="time only the --baseline-root/--recompute/--compile variants, not the plain models")
+                        help="time only the --baseline-root/--recompute/--no-recompute/--compile variants, not the plain models")
     parser.add_argument("--retry-oom", action="store_true", help="rerun cases stored as out of memory")
     parser.add_argument("--run-label", default="", help="free text stored with each result")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run: ethanol and 96 atoms, JAT, float32")

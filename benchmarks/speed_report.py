@@ -65,7 +65,8 @@ def scaling_exponent(cases: dict, model: str, dtype: str) -> tuple[float, list[i
 
 def models_present(cases: dict) -> list[str]:
     found = {r["model"] for r in cases.values()}
-    order = [*ATTNFF, *(f"{m}@compile" for m in ATTNFF), *(f"{m}@recompute" for m in ATTNFF), *PEERS,
+    order = [*ATTNFF, *(f"{m}@compile" for m in ATTNFF), *(f"{m}@recompute" for m in ATTNFF),
+             *(f"{m}@plain" for m in ATTNFF), *PEERS,
              *(f"{m}@baseline" for m in ATTNFF)]
     return [m for m in order if m in found] + sorted(found - set(order))
 

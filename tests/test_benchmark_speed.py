@@ -44,6 +44,7 @@ def _case(model, n, ms, rss=500.0, allocator="default", dtype="float32", status=
 def test_report_writes_tables_exponent_and_plot(tmp_path):
     cases = [_case("jat", n, 0.5 * n) for n in (9, 96, 768, 6144)]
     cases += [_case("schnet", 768, 768.0), _case("schnet", 49152, 0, status="skipped")]
+    cases += [_case("jat@plain", n, 0.5 * n) for n in (768, 6144)]  # --no-recompute
     results = {"cases": {speed.case_key(c): c for c in cases}, "machine": "test machine"}
     doc, plot = tmp_path / "performance.md", tmp_path / "images" / "scaling.png"
     doc.write_text("# kept title\n\n" + speed_report.BEGIN + "\nOLD-GENERATED-TEXT\n" + speed_report.END + "\nkept notes\n")
@@ -52,6 +53,7 @@ def test_report_writes_tables_exponent_and_plot(tmp_path):
     assert text.startswith("# kept title") and text.rstrip().endswith("kept notes") and "OLD-GENERATED-TEXT" not in text
     assert "| JAT | float32 | 1.000 | 768, 6144 |" in text  # time linear in atoms
     assert "| 768 | float32 | JAT | 2.00 |" in text  # SchNet twice as slow in the same run
+    assert "| JAT (plain) | float32 | 1.000 | 768, 6144 |" in text
     assert plot.exists() and plot.stat().st_size > 0
 
 
