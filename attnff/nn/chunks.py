@@ -18,7 +18,8 @@ CPU_CHUNK_BYTES = 1 << 20
 DEVICE_EDGE_CHUNK = 1 << 20
 #: below this size of one (E, features) tensor the plain layer is as fast or faster (its tensors largely stay
 #: in cache, and the chunked backward recomputes): JAT took 8 % longer chunked on 768 water atoms in float32
-#: (10 MB per tensor) and 20-35 % longer on 96 atoms, but 13 % less time on 768 atoms in float64 (21 MB);
+#: (10 MB per tensor), 18-38 % longer on 96 atoms and 10-20 % on the 120- and 240-atom EAN boxes, but 13 % less
+#: time on 768 atoms in float64 (21 MB);
 #: CMRET's convolution, (E, 2F), broke even on 768 atoms (benchmarks/edge_chunks.py, run S21)
 MIN_CHUNKED_BYTES = 16 << 20
 
