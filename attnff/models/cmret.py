@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import (BesselBasis, ExpNormalBasis, RecordsAttention, blocks_for, frozen, make_envelope, run_layer,
+from ..nn import (BesselBasis, ExpNormalBasis, RecordsAttention, blocks_for, chunkable, make_envelope, run_layer,
                   run_layer_by_receivers, segment_softmax_with_self, segment_sum, worth_chunking)
 from ..nn.embedding import ElectronConfigurationEmbedding
 from ..nn.scatter import expand_ranges
@@ -155,9 +155,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
         """
         n = s.shape[0]
         att_index = edge_index if att_index is None else att_index
-        i, j = edge_index
         s_hat = self.act(self.scalar_in(s))
-        envelope = phi.unsqueeze(-1)
         # [own | neighbor] = [s^_i f2(e_ij) | s^_j f1(e_ij)] phi_ij as one (E, 2F) tensor: both filters in
         # one matrix product, both atoms in one gather, no concatenation
         weight = torch.cat([self.filter_self.weight, self.filter_neighbor.weight])
@@ -166,6 +164,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
             pair_sums, vector_sums = cmret_edges.edge_convolution(s_hat, edge_features, phi, unit_ij, edge_index,
                                                                   weight, bias, self.mix.weight, self.mix.bias)
         else:
+            envelope = phi.unsqueeze(-1)
             filters = self.act(nn.functional.linear(edge_features, weight, bias))  # (E, 2F)
             ends = edge_index.t().reshape(-1)  # (2E,) i_0, j_0, i_1, j_1, ...
             pair = s_hat.index_select(0, ends).view(-1, 2 * self.width) * filters * envelope  # (E, 2F)
@@ -174,8 +173,9 @@ class CMRETLayer(RecordsAttention, nn.Module):
             w, b, f2 = self.mix.weight, self.mix.bias, 2 * self.width
             s12 = nn.functional.linear(pair, w[:f2], b[:f2]) * envelope  # (E, 2F)
             s3 = nn.functional.linear(pair, w[f2:], b[f2:]) * envelope  # (E, F)
-            pair_sums = segment_sum(s12, i, n)
-            vector_sums = segment_sum(s3.unsqueeze(1) * unit_ij.unsqueeze(-1), i, n)
+            receivers = edge_index[0]
+            pair_sums = segment_sum(s12, receivers, n)
+            vector_sums = segment_sum(s3.unsqueeze(1) * unit_ij.unsqueeze(-1), receivers, n)
         sum1, sum2 = pair_sums.split(self.width, dim=-1)
 
         m = sum1 + s + self.attention(s, att_index, att_weights)
@@ -189,8 +189,8 @@ class CMRETLayer(RecordsAttention, nn.Module):
         """Whether the filter convolution and the attention may take the edge-chunked paths of ``cmret_edges`` (force
         calls with frozen weights, not under torch.compile), which they do for pair lists above
         ``nn.chunks.MIN_CHUNKED_BYTES`` per tensor; training keeps the plain, twice-differentiable layer."""
-        return (self.chunk_edges and not torch.compiler.is_compiling()
-                and frozen(self.filter_self, self.filter_neighbor, self.mix, self.query, self.key, self.value))
+        return self.chunk_edges and chunkable(self.filter_self, self.filter_neighbor, self.mix, self.query, self.key,
+                                              self.value)
 
 
 class CMRET(nn.Module):

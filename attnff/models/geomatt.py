@@ -44,7 +44,7 @@ from torch import nn
 from torch.nn import functional
 
 from ..errors import InvalidStructureError
-from ..nn import MLP, GaussianBasis, RecordsAttention, frozen, make_envelope, run_layer, segment_sum, worth_chunking
+from ..nn import MLP, GaussianBasis, RecordsAttention, chunkable, make_envelope, run_layer, segment_sum, worth_chunking
 from ..nn.scatter import expand_ranges
 from . import geomatt_edges
 from .inputs import ModelInputs
@@ -260,7 +260,7 @@ class GeomAttention(RecordsAttention, nn.Module):
         """Whether the triplet sums may take the chunked path of ``geomatt_edges`` (force calls with frozen weights,
         not under torch.compile), which they do above ``nn.chunks.MIN_CHUNKED_BYTES`` per (T, F_k) tensor;
         training keeps the plain, twice-differentiable sum."""
-        return self.chunk_triplets and not torch.compiler.is_compiling() and frozen(self.kernels)
+        return self.chunk_triplets and chunkable(self.kernels)
 
 
 class GeomAttInteraction(nn.Module):

@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, frozen, make_envelope,
+from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, chunkable, make_envelope,
                   receiver_slots, run_layer, run_layer_by_receivers, segment_softmax_with_self, segment_sum,
                   unit_harmonics, worth_chunking)
 from ..nn.angular import MAX_DEGREE
@@ -123,7 +123,7 @@ class JATLayer(RecordsAttention, nn.Module):
         faster, forward and backward, than one (M, F) @ (F, H) product with a block-diagonal matrix.
         """
         logits = (self.act(pre).view(-1, self.heads, self.head_width) * self.attention).sum(-1)
-        return self.logit_cap * torch.tanh(logits / self.logit_cap) if self.logit_cap else logits
+        return jat_edges.soft_cap(logits, self.logit_cap)
 
     def forward(self, h, edge_index, d_ij, rbf, weights, harmonics=None, slots=None):
         """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis; harmonics: (E, M) and slots: (E,)
@@ -175,8 +175,7 @@ class JATLayer(RecordsAttention, nn.Module):
         layer itself; training (weights that require gradients) keeps the plain, twice-differentiable layer.
         """
         return (self.chunk_edges and self.smooth and self.value_filter is not None
-                and not torch.compiler.is_compiling()
-                and frozen(self.edge, self.attention, self.value_filter))
+                and chunkable(self.edge, self.attention, self.value_filter))
 
 
 class JAT(nn.Module):

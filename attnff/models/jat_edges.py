@@ -20,10 +20,11 @@ from torch.autograd.function import once_differentiable
 
 from ..nn.chunks import edge_chunk, edge_ranges
 
-__all__ = ["edge_logits", "edge_messages"]
+__all__ = ["edge_logits", "edge_messages", "soft_cap"]
 
 
-def _capped(z: torch.Tensor, cap: float) -> torch.Tensor:
+def soft_cap(z: torch.Tensor, cap: float) -> torch.Tensor:
+    """c tanh(z / c), or z unchanged when c = 0 (JAT's logit cap)."""
     return cap * torch.tanh(z / cap) if cap else z
 
 
@@ -36,7 +37,7 @@ class _EdgeLogits(torch.autograd.Function):
             pre = torch.addmm(h_recv.index_select(0, receivers[start:end]) + h_send.index_select(0, senders[start:end]),
                               rbf[start:end], edge_weight.t())
             z = (torch.nn.functional.silu(pre).view(end - start, heads, -1) * attention).sum(-1)
-            logits[start:end] = _capped(z, cap)
+            logits[start:end] = soft_cap(z, cap)
         ctx.save_for_backward(h_recv, h_send, rbf, receivers, senders, edge_weight, attention, logits)
         ctx.cap, ctx.chunk = cap, chunk
         return logits

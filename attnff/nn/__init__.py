@@ -1,7 +1,7 @@
 """Layers shared by attnff models: radial bases, envelopes, segment operations, MLPs, attention recording."""
 
 from .angular import AngularInvariants, unit_harmonics
-from .chunks import edge_chunk, edge_ranges, frozen, worth_chunking
+from .chunks import chunkable, edge_chunk, edge_ranges, worth_chunking
 from .envelope import CosineEnvelope, PolynomialEnvelope, make_envelope
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
@@ -13,6 +13,7 @@ __all__ = [
     "AngularInvariants",
     "AttentionRecord",
     "BesselBasis",
+    "chunkable",
     "CosineEnvelope",
     "ExpNormalBasis",
     "GaussianBasis",
@@ -22,7 +23,6 @@ __all__ = [
     "make_envelope",
     "edge_chunk",
     "edge_ranges",
-    "frozen",
     "blocks_for",
     "receiver_slots",
     "record_attention",

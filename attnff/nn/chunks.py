@@ -1,14 +1,14 @@
 """Edge chunks for the force paths that work through a neighbour list piece by piece (models/*_edges.py).
 
 On the CPU a (chunk, F) temporary should stay in cache, so chunks are small; on a GPU what counts is
-the number of kernel launches, so they are large. Also the test for "a force call with frozen weights",
-the only calls those paths serve.
+the number of kernel launches, so they are large. Also the test for "a force call with frozen weights,
+outside torch.compile" (``chunkable``), the only calls those paths serve.
 """
 
 import torch
 from torch import nn
 
-__all__ = ["CPU_CHUNK_BYTES", "DEVICE_EDGE_CHUNK", "MIN_CHUNKED_BYTES", "edge_chunk", "edge_ranges", "frozen",
+__all__ = ["CPU_CHUNK_BYTES", "DEVICE_EDGE_CHUNK", "MIN_CHUNKED_BYTES", "chunkable", "edge_chunk", "edge_ranges",
            "worth_chunking"]
 
 #: bytes of the widest per-edge temporary of a chunk on the CPU (4096 edges x 64 float32 features);
@@ -45,8 +45,11 @@ def edge_ranges(num_edges: int, chunk: int):
     return ((start, min(start + chunk, num_edges)) for start in range(0, num_edges, chunk))
 
 
-def frozen(*modules_or_parameters) -> bool:
-    """True when none of the given modules' parameters (or the given parameters) requires a gradient."""
+def chunkable(*modules_or_parameters) -> bool:
+    """Whether a chunked force path may serve these weights now: none of the given modules' parameters (or
+    the given parameters) requires a gradient, and torch.compile is not tracing (it fuses the plain layer)."""
+    if torch.compiler.is_compiling():
+        return False
     for item in modules_or_parameters:
         parameters = item.parameters() if isinstance(item, nn.Module) else (item,)
         if any(p.requires_grad for p in parameters):
