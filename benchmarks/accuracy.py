@@ -1,7 +1,7 @@
 """Test-set errors of every shipped potential, re-measured from its training config; writes docs/accuracy.md.
 
     python benchmarks/accuracy.py
-    python benchmarks/accuracy.py --ean runs/jat-ean-deep/jat-ean-deep.safetensors   # a candidate jat-ean only
+    python benchmarks/accuracy.py --ean runs/jat-ean/jat-ean.safetensors   # a candidate jat-ean only
 
 Each shipped potential is evaluated in float64 on the test split named by its
 training config (examples/configs/<name>.yaml), which reads ../shared/data.
@@ -36,11 +36,11 @@ TARGETS = {
     "jat-ean": (80e-3 / KCAL_MOL, "JAT thesis, EAN against DFT: 80 meV/A"),
 }
 
-#: Training configs that do not live in examples/configs/<name>.yaml.
-#: Stage 1 of jat-ean; its data.max_force separates the near-collision frames.
-EAN_BASE_CONFIG = ROOT / "examples" / "ionic_liquid" / "jat_ean_base.yaml"
-CONFIGS = {"jat-ean": ROOT / "examples" / "ionic_liquid" / "jat_ean_round4.yaml"}  # the shipped run
-#: GFN1-xTB MD of boxes equilibrated with a potential (docs/ionic_liquid.md section 10): the liquid near equilibrium
+EAN_CONFIG = ROOT / "examples" / "configs" / "jat_ean.yaml"
+#: eV/A: the first training stage of jat-ean (examples/ionic_liquid/pipeline.sh, stage "base") leaves out
+#: frames with an atomic force above this; the same cap separates the near-collision test frames.
+EAN_MAX_FORCE = 15.0
+#: GFN1-xTB MD of boxes equilibrated with a potential (docs/ionic_liquid.md): the liquid near equilibrium
 EAN_EQUILIBRATED_TEST = ROOT / "data" / "ean_test_equilibrated.extxyz"
 
 
@@ -128,20 +128,20 @@ def ch2_table() -> list[str]:
 
 
 def ean_table(potential: str = "jat-ean") -> list[str]:
-    """``potential`` (jat-ean or a file of a later round) on the EAN test file, split by sampling stage."""
-    config = load_config(CONFIGS["jat-ean"])
+    """``potential`` (jat-ean or a candidate file) on the EAN test file, split by sampling stage."""
+    config = load_config(EAN_CONFIG)
     path = Path(config.data.test_path)
     stages = np.array([frame.info["stage"] for frame in read(path, ":")])
     configs = read_configurations(DataSpec(str(path)))
     calc = AttnCalculator.load(potential, device="cpu", dtype="float64")
-    cap = load_config(EAN_BASE_CONFIG).data
+    cap = replace(config.data, max_force=EAN_MAX_FORCE)
     within = np.array([cap.within_max_force(c) for c in configs])
     largest = max(float(np.linalg.norm(c.forces, axis=1).max()) for c in configs)
     lines = ["", "## jat-ean: EAN test file by sampling stage (GFN1-xTB reference, 8 ion pairs, 120 atoms)", "",
              "Reference MD: frames of GFN1-xTB Langevin MD (and its relaxation) at 300-500 K and 1.10-1.32 g/cm3.",
-             "Active learning: frames of MD driven by the round-0 potential, labelled with GFN1-xTB; those with an",
+             "Active learning: frames of MD driven by a first, small JAT, labelled with GFN1-xTB; those with an",
              f"atomic force above {cap.max_force} eV/A (up to {largest:.0f} eV/A here) are near-collisions, left out",
-             "of stage 1 of the training (jat_ean_base.yaml) and included in stage 2.",
+             "of the first training stage (examples/ionic_liquid/pipeline.sh, stage base) and included from the second.",
              "Target: force MAE <= 80 meV/A (JAT thesis on EAN).",
              "",
              "| frames | count | E MAE (meV/atom) | F MAE (meV/A) | F RMSE (meV/A) | stress MAE (GPa) "
@@ -214,7 +214,7 @@ def main() -> None:
              "| potential | test set | E MAE | E RMSE | F MAE | F RMSE | target F MAE | met |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name in sorted(list_potentials()):
-        config_path = CONFIGS.get(name, ROOT / "examples" / "configs" / f"{name.replace('-', '_')}.yaml")
+        config_path = ROOT / "examples" / "configs" / f"{name.replace('-', '_')}.yaml"
         if not config_path.is_file():
             continue
         config = load_config(config_path)

@@ -1,7 +1,7 @@
 """jat-ean's force error box by box: how much one EAN box differs from the next.
 
     python benchmarks/ean_box_errors.py                                   # shipped jat-ean on data/ean_test.extxyz
-    python benchmarks/ean_box_errors.py --potential runs/x/x.safetensors --data data/ean_round4.extxyz
+    python benchmarks/ean_box_errors.py --potential runs/x/x.safetensors --data data/ean_mixed_seed5026.extxyz
 
 Each generator segment (``info["segment"]``) is one independently packed box; its frames are a short
 trajectory of that box, so they are strongly correlated and the number of boxes, not of frames, sets
