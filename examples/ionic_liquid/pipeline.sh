@@ -131,5 +131,5 @@ if [ "$started" = 0 ]; then
     echo "unknown stage '$FROM' (stages: v0 active base stage2 mixed long angular l3mix final)" >&2; exit 2
 fi
 if [ "$SHIP" = 1 ]; then
-    run python scripts/ship_potential.py runs/jat-ean/jat-ean.safetensors --card 'name="jat-ean"'
+    run python scripts/ship_potential.py runs/jat-ean/jat-ean.safetensors
 fi
