@@ -10,37 +10,21 @@ import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from .allocator import keep_freed_memory
 from .data.batch import AtomsBatch
 from .data.validate import check_min_distance, check_structure, default_multiplicity, resolve_charge_spin
 from .errors import ChargeSpinError
-from .memory import memory_budget
+from .device import resolve_device, resolve_dtype
+from .memory import keep_freed_memory, memory_budget
 from .model_file import load_potential, resolve_potential
 from .neighbors import NeighborCache
 from .potential import Potential
 
-__all__ = ["AttnCalculator", "resolve_device", "resolve_dtype"]
+__all__ = ["AttnCalculator"]
 
 #: recompute_layers="auto" recomputes when a plain call would keep more than this share of the memory budget
 AUTO_RECOMPUTE_SHARE = 0.5
 #: below this many bytes of kept intermediates "auto" never recomputes (and does not ask the system)
 AUTO_RECOMPUTE_FLOOR = 1 << 30
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; anything else as torch.device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    """"float32"/"float64" (or a torch dtype) -> torch dtype."""
-    table = {"float32": torch.float32, "float64": torch.float64, torch.float32: torch.float32,
-             torch.float64: torch.float64}
-    if dtype not in table:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    return table[dtype]
 
 
 #: the pair count the model sees is rounded up to a multiple of list length / PAIR_QUANTA
@@ -81,7 +65,7 @@ class AttnCalculator(Calculator):
             cutoff (the others have weight exactly zero), so the skin costs no model work.
         metadata: the potential file's metadata (card, training data), if loaded from a file.
         keep_memory: keep freed memory in the process between calls (glibc malloc thresholds,
-            process-wide, see ``attnff.allocator``): large autograd buffers are then not unmapped
+            process-wide, see ``attnff.memory.keep_freed_memory``): large autograd buffers are then not unmapped
             and page-faulted again on every MD step. False leaves the allocator as it is.
         recompute_layers: recompute each layer's intermediates while taking forces instead of keeping
             them (``attnff.nn.recompute``): peak memory falls by about the number of layers, each call

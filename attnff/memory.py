@@ -1,6 +1,19 @@
-"""Memory a process can use on a device: the budget against which the calculator decides to recompute layers."""
+"""Memory policy: what a process may use on a device, when a force call recomputes layers, and keeping freed memory.
 
+Keeping freed memory (glibc's malloc thresholds, for MD).
+
+With glibc's defaults, every block above the (dynamic) mmap threshold, which caps at
+32 MiB, is mapped on allocation and unmapped on release. The autograd buffers of a
+force call on a few hundred atoms or more are such blocks, so each MD step page-faults
+all of them again (zero-filled by the kernel), which on a small CPU costs as much as
+the arithmetic. Raising M_MMAP_THRESHOLD and M_TRIM_THRESHOLD keeps released blocks in
+the heap for the next step: the peak RSS stays what it was, and is not returned to the
+kernel between steps.
+"""
+
+import ctypes
 import os
+import sys
 
 import torch
 
@@ -9,7 +22,7 @@ try:
 except ImportError:  # Windows
     resource = None
 
-__all__ = ["memory_budget"]
+__all__ = ["KEEP_THRESHOLD", "keep_freed_memory", "memory_budget"]
 
 
 def _meminfo_available() -> int | None:
@@ -48,7 +61,7 @@ def memory_budget(device: torch.device) -> int | None:
 
     CPU (Linux): MemAvailable plus this process's resident memory, and at most the address-space
     limit (``ulimit -v``) less the process's mapped but not resident memory. The resident part
-    counts because freed autograd buffers stay in the process (``attnff.allocator``) and serve the
+    counts because freed autograd buffers stay in the process (``keep_freed_memory``) and serve the
     next call; without it the budget would shrink after every large call.
     CUDA: free device memory plus everything torch's caching allocator has reserved.
     """
@@ -69,3 +82,28 @@ def memory_budget(device: torch.device) -> int | None:
     if limit not in (-1, getattr(resource, "RLIM_INFINITY", -1)):
         budget = min(budget, max(0, limit - _own_mapped() + resident))
     return budget
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # malloc.h
+#: bytes; mallopt takes a C int, so this is its largest value (2 GiB - 1)
+KEEP_THRESHOLD = 2**31 - 1
+
+
+def keep_freed_memory(threshold: int = KEEP_THRESHOLD) -> bool:
+    """Ask glibc to serve blocks up to ``threshold`` bytes from the heap and not to trim it.
+
+    Process-wide and idempotent. Does nothing (returns False) off Linux or without glibc.
+
+    Returns:
+        True when both thresholds were set.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # glibc only: musl's mallopt does nothing
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt(_M_MMAP_THRESHOLD, threshold) == 1 and mallopt(_M_TRIM_THRESHOLD, threshold) == 1

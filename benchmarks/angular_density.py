@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples" / "ionic_liquid"))
 
 
 def main() -> None:
@@ -30,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from ean import ean_box
+    from attnff.datagen.ean import ean_box
 
     from attnff.models import jat
     from attnff import AttnCalculator

@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import build_system  # the same water boxes as the speed benchmark
 
-from attnff.allocator import keep_freed_memory
+from attnff.memory import keep_freed_memory
 from attnff.neighbors import neighbor_list, spatial_order
 
 CUTOFF = 5.0  # Angstrom, as the shipped ethanol potentials

@@ -12,19 +12,17 @@ benchmarks/results/ean_box_errors_<potential stem>_on_<data stem>.md.
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples" / "ionic_liquid"))
 
 
 def box_errors(potential: str, path: Path, max_force: float) -> dict[int, dict]:
     """segment -> {"density", "temperature", "frames", "mae"} (force MAE in meV/A)."""
     from ase.io import read
-    from ean import neutral_cation_fraction
+    from attnff.datagen.ean import neutral_cation_fraction
 
     from attnff import AttnCalculator
 

@@ -22,7 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "examples" / "ionic_liquid"))
 
 SHIPPED = {"jat": "jat-md17-ethanol", "cmret": "cmret-md17-ethanol", "geomatt": "geomatt-md17-ethanol"}
 
@@ -80,7 +79,7 @@ def main() -> None:
         "plain" if v == "plain" else f"chunks of {int(v) // 1024} KiB" for v in variants) + " |")
     print("| --- " * (3 + len(variants)) + "|")
     if args.ean is not None:
-        from ean import ean_box
+        from attnff.datagen.ean import ean_box
         cases = [(f"EAN, {pairs} pairs", ean_box(pairs, seed=0), "jat-ean") for pairs in args.ean]
     else:
         from speed import build_system

@@ -51,7 +51,7 @@ def _command(args, ensemble: str, structure: Path, run_dir: Path, steps: int, re
 
 def neutral_cation_percent(frames) -> float:
     """Mean over frames of the percentage of ethylammonium cations that have lost their proton."""
-    from ean import neutral_cation_fraction
+    from attnff.datagen.ean import neutral_cation_fraction
 
     return 100 * sum(map(neutral_cation_fraction, frames)) / len(frames)
 
@@ -69,7 +69,7 @@ def _options(args) -> str:
 
 
 def _report(args, results: dict) -> str:
-    from ean import EXPERIMENTAL_DENSITY
+    from attnff.datagen.ean import EXPERIMENTAL_DENSITY
 
     reference_percent, reference_frames = reference_neutral_cation_percent()
 

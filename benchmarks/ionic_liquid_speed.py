@@ -62,10 +62,10 @@ def main() -> None:
 
     import torch
     from ase.optimize import FIRE
-    from ean import ean_box
+    from attnff.datagen.ean import ean_box
 
     from attnff import AttnCalculator
-    from attnff.data.reference import method_description, tblite_calculator
+    from attnff.datagen.reference import method_description, tblite_calculator
 
     torch.set_num_threads(args.threads)
     rows = []

@@ -26,7 +26,7 @@ from speed import ATTNFF_MODELS  # model -> shipped potential, as the speed benc
 def build_ean(pairs: int):
     """The EAN box of benchmarks/ionic_liquid_speed.py (seed 0), unrelaxed: same atoms and pair count."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "ionic_liquid"))
-    from ean import ean_box
+    from attnff.datagen.ean import ean_box
 
     return ean_box(pairs, seed=0)
 

@@ -24,7 +24,7 @@ build is timed separately (``nl_ms``); in MD it is paid once every few tens of s
 
 Allocator variants (``--allocators``):
   default  what a user gets: AttnCalculator's default ``keep_memory=True`` (glibc thresholds
-           raised by mallopt inside the process, see attnff/allocator.py); peers: plain glibc.
+           raised by mallopt inside the process, see attnff/memory.py); peers: plain glibc.
   glibc    glibc's defaults untouched (``keep_memory=False``): freed autograd buffers above
            32 MiB are unmapped and page-faulted again on the next call.
   env      glibc's defaults plus MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ = 32 GiB in

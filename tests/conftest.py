@@ -1,6 +1,5 @@
 """Shared fixtures: seeded RNGs, small models of every registry entry, ../shared data access."""
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from attnff import Potential
 from attnff.models import REGISTRY, config_from_dict
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-EAN_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ionic_liquid" / "ean.py"
 
 #: Tiny hyperparameters per registry model for fast tests.
 SMALL_CONFIGS = {
@@ -86,9 +84,3 @@ def require_module(name: str):
         pytest.skip(message)
 
 
-def ean_example():
-    """The ionic-liquid example's ``ean`` module (EAN ions, ion pairs and packed boxes)."""
-    spec = importlib.util.spec_from_file_location("ean_example", EAN_EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

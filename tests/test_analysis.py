@@ -4,7 +4,7 @@ from ase import Atoms
 from ase.build import bulk, molecule
 
 from attnff.analysis import broken_molecule_frames, molecule_ids, rdf, select
-from attnff.packing import pack_box
+from attnff.datagen.packing import pack_box
 
 
 def test_molecules_found_across_the_periodic_boundary():

@@ -194,7 +194,7 @@ def test_overlap_across_periodic_boundary(calc):
 
 
 def test_device_auto_and_dtype_validation():
-    from attnff.calculator import resolve_device, resolve_dtype
+    from attnff.device import resolve_device, resolve_dtype
 
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="dtype"):

@@ -77,7 +77,7 @@ def test_scan_command_reports_a_refused_state(files, tmp_path, capsys):
 
 
 def test_md_command_npt_writes_rdf_and_checks_molecules(files, tmp_path, capsys):
-    from attnff.packing import pack_box
+    from attnff.datagen.packing import pack_box
 
     potential, _ = files
     structure = tmp_path / "water_box.xyz"

@@ -8,7 +8,7 @@ from ase.io import write
 
 from attnff import AttnCalculator, list_potentials
 from attnff.cli import main
-from tests.conftest import ean_example
+from attnff.datagen import ean
 from tests.physics import assertions as check
 
 # these check the shipped potential; they run as soon as potentials/jat-ean exists (issue #5)
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif("jat-ean" not in list_potentials(), reason="jat-
 
 
 def _ean_box(pairs, seed=0):
-    return ean_example().ean_box(pairs, seed=seed)
+    return ean.ean_box(pairs, seed=seed)
 
 
 def test_card_states_test_errors_with_stress():

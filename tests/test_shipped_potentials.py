@@ -17,7 +17,8 @@ from attnff import AttnCalculator, list_potentials
 from attnff.errors import ChargeSpinError
 from attnff.data import DataSpec, GraphDataset, read_configurations
 from attnff.train import evaluate
-from tests.conftest import ean_example, shared_file
+from attnff.datagen import ean
+from tests.conftest import shared_file
 from tests.physics import assertions as check
 
 SHIPPED = sorted(list_potentials())
@@ -36,7 +37,6 @@ def test_jat_md17_ethanol_is_shipped():
 def _test_molecule(calc) -> Atoms:
     """An EAN ion pair for potentials that know N; ethanol for those that know C, H, O; else CH2."""
     if set(calc.potential.species) >= {1, 6, 7, 8}:
-        ean = ean_example()
         cation, anion = ean.ethylammonium(), ean.nitrate()
         anion.translate(cation.positions[cation.get_chemical_symbols().index("N")] + [0.0, 0.0, 2.8])
         return cation + anion

@@ -16,7 +16,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..calculator import resolve_device, resolve_dtype
+from ..device import resolve_device, resolve_dtype
 from ..data.dataset import GraphDataset, split_indices
 from ..data.readers import read_configurations
 from ..model_file import load_potential, resolve_potential, save_potential

@@ -9,17 +9,15 @@ Also prints how much attention goes to the own ion, to counter-ions and to like 
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from ean import ean_box  # noqa: E402
+import numpy as np
+from attnff.datagen.ean import ean_box
 
-from attnff import AttnCalculator  # noqa: E402
-from attnff.analysis import molecule_ids  # noqa: E402
-from attnff.attention_maps import attention_maps  # noqa: E402
+from attnff import AttnCalculator
+from attnff.analysis import molecule_ids
+from attnff.attention_maps import attention_maps
 
 
 def ion_shares(matrix: np.ndarray, ions: np.ndarray) -> np.ndarray:

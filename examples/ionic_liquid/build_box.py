@@ -5,16 +5,14 @@
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ase.io import write  # noqa: E402
-from ase.optimize import FIRE  # noqa: E402
-from ean import EXPERIMENTAL_DENSITY, ean_box  # noqa: E402
+from ase.io import write
+from ase.optimize import FIRE
+from attnff.datagen.ean import EXPERIMENTAL_DENSITY, ean_box
 
-from attnff import AttnCalculator  # noqa: E402
+from attnff import AttnCalculator
 
 
 def main(argv: list[str] | None = None) -> None:

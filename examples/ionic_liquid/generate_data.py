@@ -17,15 +17,13 @@ resumes after an interruption: run it again with the same arguments.
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ean import ion_pairs  # noqa: E402
+from attnff.datagen.ean import ion_pairs
 
-from attnff.data.reference import XTB_METHODS  # noqa: E402
-from attnff.data.sampling import Segment, generate  # noqa: E402
+from attnff.datagen.reference import XTB_METHODS
+from attnff.datagen.sampling import Segment, generate
 
 DENSITIES = (1.10, 1.21, 1.32)
 TEMPERATURES = (300.0, 400.0, 500.0)

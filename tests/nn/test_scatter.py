@@ -35,8 +35,8 @@ def test_padded_outer_sum_matches_direct_sum_and_its_derivatives():
 
     padded, direct = derivatives(slots), derivatives(None)
     assert padded[0].shape == (6, 15, 16) and (padded[0][4] == 0).all()
-    for a, b in zip(padded, direct):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    for a, b in zip(padded, direct):  # summation order differs: agreement to float64 rounding of sums of ~100 terms
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
 def test_weights_sum_to_one_and_match_dense_softmax():

@@ -4,7 +4,7 @@ import numpy as np
 from ase import Atoms
 from ase.build import molecule
 
-from attnff.packing import pack_box
+from .packing import pack_box
 
 #: Experimental density of liquid EAN at 298 K (g/cm3).
 EXPERIMENTAL_DENSITY = 1.21
@@ -48,7 +48,7 @@ def neutral_cation_fraction(atoms: Atoms) -> float:
 
     The proton sits on a nitrate or between N and O; counted by the molecules of the bond graph.
     """
-    from attnff.analysis import molecule_ids
+    from ..analysis import molecule_ids
 
     labels = molecule_ids(atoms)
     formulas = [atoms[labels == label].get_chemical_formula() for label in np.unique(labels)]

@@ -3,7 +3,7 @@ import pytest
 from ase import Atoms
 from ase.build import molecule
 
-from attnff.packing import box_length, pack_box
+from attnff.datagen.packing import box_length, pack_box
 from attnff.units import density_g_cm3
 
 

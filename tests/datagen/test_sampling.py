@@ -5,8 +5,9 @@ import pytest
 from ase.io import read
 
 from attnff.data.readers import DataSpec, read_configurations
-from attnff.data.sampling import Segment, generate, min_distance, run_segment
-from tests.conftest import ean_example as _ean, require_module
+from attnff.datagen.sampling import Segment, generate, min_distance, run_segment
+from attnff.datagen import ean as _ean_module
+from tests.conftest import require_module
 
 
 SEGMENT = Segment(index=0, seed=11, density_g_cm3=1.21, temperature_K=300.0, frames=3, stride=1,
@@ -14,7 +15,7 @@ SEGMENT = Segment(index=0, seed=11, density_g_cm3=1.21, temperature_K=300.0, fra
 
 
 def test_ions_and_box():
-    ean = _ean()
+    ean = _ean_module
     assert ean.ethylammonium().get_chemical_formula() == "C2H8N"
     assert ean.nitrate().get_chemical_formula() == "NO3"
     box = ean.ean_box(2, seed=1)
@@ -24,7 +25,7 @@ def test_ions_and_box():
 
 def test_generator_labels_with_stress_and_resumes(tmp_path):
     require_module("tblite")
-    molecules = _ean().ion_pairs(1)
+    molecules = _ean_module.ion_pairs(1)
     out = tmp_path / "ean.extxyz"
     digest = generate([SEGMENT], molecules, "GFN1-xTB", out, workers=1, show_progress=False)
     frames = read(out, ":")
@@ -66,7 +67,7 @@ def test_active_learning_segment_runs_md_with_a_potential_and_labels_with_the_re
     segment = Segment(index=10_000, seed=5, density_g_cm3=1.21, temperature_K=400.0, frames=2, stride=3,
                       relax_steps=5, potential=str(driver))
     part = tmp_path / "active.extxyz"
-    assert run_segment(segment, _ean().ion_pairs(1), "GFN1-xTB", part)["new_frames"] == 2
+    assert run_segment(segment, _ean_module.ion_pairs(1), "GFN1-xTB", part)["new_frames"] == 2
     frames = read(part, ":")
     assert [f.info["stage"] for f in frames] == ["active", "active"]
     assert all(f.info["driver"] == str(driver) and f.get_stress().shape == (6,) for f in frames)
@@ -76,7 +77,7 @@ def test_active_learning_segment_runs_md_with_a_potential_and_labels_with_the_re
 def test_equilibrated_segment_hands_the_md_from_the_potential_to_the_reference(tmp_path, monkeypatch):
     require_module("tblite")
     from attnff import save_potential
-    from attnff.data import sampling
+    from attnff.datagen import sampling
     from tests.conftest import small_potential
 
     driver = save_potential(small_potential("jat"), tmp_path / "driver.safetensors")
@@ -91,7 +92,7 @@ def test_equilibrated_segment_hands_the_md_from_the_potential_to_the_reference(t
 
     monkeypatch.setattr(sampling, "_run_md", recording_run_md)
     part = tmp_path / "equilibrated.extxyz"
-    assert run_segment(segment, _ean().ion_pairs(1), "GFN1-xTB", part)["new_frames"] == 2
+    assert run_segment(segment, _ean_module.ion_pairs(1), "GFN1-xTB", part)["new_frames"] == 2
     assert steps[0] == ("AttnCalculator", 4) and all(name == "TBLite" for name, _ in steps[1:])
     assert [count for _, count in steps[1:]] == [2, 2, 2]  # warm-up, then one stride per frame
     frames = read(part, ":")
@@ -103,14 +104,14 @@ def test_equilibrated_segment_hands_the_md_from_the_potential_to_the_reference(t
     lines = part.read_text().splitlines(keepends=True)
     part.write_text("".join(lines[:17]) + lines[17][:1])  # frame 0 (15 atoms + 2 lines) and a torn frame 1
     steps.clear()
-    assert run_segment(segment, _ean().ion_pairs(1), "GFN1-xTB", part)["new_frames"] == 1
+    assert run_segment(segment, _ean_module.ion_pairs(1), "GFN1-xTB", part)["new_frames"] == 1
     assert steps == [("TBLite", 2)]
 
 
 def test_a_jammed_packing_is_retried_with_other_seeds_and_then_named(monkeypatch):
-    from attnff.data import sampling
+    from attnff.datagen import sampling
 
-    molecules = _ean().ion_pairs(1)
+    molecules = _ean_module.ion_pairs(1)
     seeds = []
     real_pack = sampling.pack_box
 
@@ -142,7 +143,7 @@ class _RefusingCalculator:
 def test_a_collision_the_calculator_refuses_counts_as_a_collision_not_a_crash():
     from ase import Atoms
 
-    from attnff.data.sampling import _md_chunk
+    from attnff.datagen.sampling import _md_chunk
     from attnff.errors import InvalidStructureError
 
     atoms = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.05]], cell=[5, 5, 5], pbc=True)

@@ -4,7 +4,7 @@ import numpy as np
 from ase import Atoms
 from ase.geometry import get_distances
 
-from .units import AVOGADRO
+from ..units import AVOGADRO
 
 __all__ = ["box_length", "pack_box"]
 

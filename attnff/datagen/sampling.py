@@ -31,7 +31,7 @@ from ase.optimize import FIRE
 
 from ..errors import InvalidStructureError
 from ..md import thermalize_momenta
-from ..packing import pack_box
+from .packing import pack_box
 from .reference import reference_label, tblite_calculator
 
 __all__ = ["Segment", "run_segment", "generate", "min_distance"]
