@@ -179,7 +179,7 @@ def ean_equilibrated_table(calc: AttnCalculator) -> list[str]:
     boxes = len({frame.info["segment"] for frame in frames})
     lines = ["", f"## jat-ean: equilibrated liquid ({EAN_EQUILIBRATED_TEST.relative_to(ROOT)}, {boxes} boxes)", "",
              "GFN1-xTB Langevin MD of boxes first equilibrated with a potential, frames labelled after a reference",
-             "warm-up (docs/ionic_liquid.md section 10): the kind of frames the JAT thesis' 80 meV/A was measured on",
+             "warm-up (docs/ionic_liquid.md): the kind of frames the JAT thesis' 80 meV/A was measured on",
              "(DFT labels of equilibrium MD snapshots).", "", EAN_HEADER, "| --- | --- | --- | --- | --- | --- | --- |"]
     for temperature in sorted(set(temperatures)):
         chosen = [c for c, t in zip(configs, temperatures) if t == temperature]

@@ -556,7 +556,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants-only", action="store_true",
                         help="time only the --baseline-root/--recompute/--no-recompute/--compile variants, not the plain models")
     parser.add_argument("--retry-oom", action="store_true", help="rerun cases stored as out of memory")
-    parser.add_argument("--run-label", default="", help="free text stored with each result")
+    parser.add_argument("--run-label", default=time.strftime("%Y-%m-%d", time.gmtime()),
+                        help="text stored with each result as 'run' (default: today's date, UTC); the report pairs "
+                             "before/after cases of the same run")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run: ethanol and 96 atoms, JAT, float32")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the doc and plot")
     parser.add_argument("--no-report", action="store_true", help="store the results but leave the doc alone")
