@@ -47,19 +47,6 @@ class AttentionMaps:
         return self.per_head.mean(axis=1)
 
 
-def _label(name: str, config) -> str:
-    """Readable name of a recorded layer from its qualified module name.
-
-    "layers.0" -> "layer 1"; GeomAtt's "streams.1.2.attention" -> "stream order <orders[1]>, layer 3".
-    """
-    indices = [int(part) for part in name.split(".") if part.isdigit()]
-    if len(indices) == 2 and hasattr(config, "orders"):
-        return f"stream order {config.orders[indices[0]]}, layer {indices[1] + 1}"
-    if len(indices) == 1:
-        return f"layer {indices[0] + 1}"
-    return name
-
-
 def _matrix(record: AttentionRecord, order: torch.Tensor) -> np.ndarray:
     """(H, N, N) float64 from one record's pair weights, entries of repeated (i, j) pairs summed.
 
@@ -100,7 +87,7 @@ def attention_maps(calc: AttnCalculator, atoms: Atoms) -> AttentionMaps:
     per_head = np.stack([_matrix(layer_records[0], order) for layer_records in records.values()])
     return AttentionMaps(
         model=calc.potential.model_name,
-        labels=[_label(name, model.config) for name in records],
+        labels=[model.attention_label(name) for name in records],
         per_head=per_head,
         softmax=all(layers[name].softmax for name in records),
     )

@@ -22,7 +22,13 @@ try:
 except ImportError:  # Windows
     resource = None
 
-__all__ = ["KEEP_THRESHOLD", "keep_freed_memory", "memory_budget"]
+__all__ = ["AUTO_RECOMPUTE_FLOOR", "AUTO_RECOMPUTE_SHARE", "KEEP_THRESHOLD", "keep_freed_memory", "memory_budget",
+           "recompute_needed"]
+
+#: recompute_layers="auto" recomputes when a plain call would keep more than this share of the memory budget
+AUTO_RECOMPUTE_SHARE = 0.5
+#: below this many bytes of kept intermediates "auto" never recomputes (and does not ask the system)
+AUTO_RECOMPUTE_FLOOR = 1 << 30
 
 
 def _meminfo_available() -> int | None:
@@ -107,3 +113,20 @@ def keep_freed_memory(threshold: int = KEEP_THRESHOLD) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return mallopt(_M_MMAP_THRESHOLD, threshold) == 1 and mallopt(_M_TRIM_THRESHOLD, threshold) == 1
+
+
+def recompute_needed(model, num_pairs: int, dtype: torch.dtype, device: torch.device) -> bool:
+    """The calculator's "auto" rule: would a plain force call of ``model`` on ``num_pairs`` pairs keep more
+    than ``AUTO_RECOMPUTE_SHARE`` of ``memory_budget(device)``?
+
+    ``model`` is an ``attnff.models.AttnModel``; its ``autograd_values_per_pair`` estimate (None: unknown,
+    never recompute) times the pairs and the dtype's size is the memory a plain call keeps.
+    """
+    values_per_pair = model.autograd_values_per_pair()
+    if values_per_pair is None or not model.supports_recompute:
+        return False
+    kept = num_pairs * values_per_pair * dtype.itemsize
+    if kept < AUTO_RECOMPUTE_FLOOR:
+        return False
+    budget = memory_budget(device)
+    return budget is not None and kept > AUTO_RECOMPUTE_SHARE * budget

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["neighbor_list", "neighbor_list_torch", "radius_graph_torch", "device_backend", "spatial_order",
+__all__ = ["MAX_OPEN_EXTENT", "widest_open_axis", "neighbor_list", "neighbor_list_torch", "radius_graph_torch", "device_backend", "spatial_order",
            "NeighborCache"]
 
 
@@ -43,11 +43,50 @@ def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cuto
     pbc = np.asarray(pbc, dtype=bool)
     if len(positions) == 0 or (len(positions) == 1 and not pbc.any()):
         return np.zeros((2, 0), np.int64), np.zeros((0, 3), np.int64)
+    axis = widest_open_axis(positions, pbc)
+    if axis is not None:
+        return _slab_neighbor_list(positions, cell, pbc, cutoff, axis)
     box = _vesin_box(cell, pbc)
     i, j, shifts = NeighborList(cutoff=float(cutoff), full_list=True).compute(
         points=positions, box=box, periodic=pbc if pbc.any() else False, quantities="ijS"
     )
     return np.stack([i, j]).astype(np.int64), shifts.astype(np.int64)
+
+
+#: Angstrom: the widest extent along a non-periodic direction handed to vesin in one piece. Its cell
+#: grid fails (the process dies of SIGFPE) on extents of about 5e5 A; wider structures go slab by slab.
+MAX_OPEN_EXTENT = 1.0e4
+
+
+def widest_open_axis(positions: np.ndarray, pbc: np.ndarray) -> int | None:
+    """The non-periodic axis along which ``positions`` (N, 3) span more than ``MAX_OPEN_EXTENT``, else None."""
+    extent = np.ptp(positions, axis=0)
+    extent[np.asarray(pbc, dtype=bool)] = 0.0
+    axis = int(np.argmax(extent))
+    return axis if extent[axis] > MAX_OPEN_EXTENT else None
+
+
+def _slab_neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float,
+                        axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """``neighbor_list`` of a structure wider than ``MAX_OPEN_EXTENT`` along the non-periodic ``axis``.
+
+    The occupied slabs of width ``MAX_OPEN_EXTENT / 2`` along ``axis`` are listed one at a time with the
+    atoms within the cutoff of the slab (a halo); only pairs whose receiver lies in the slab are kept,
+    so each pair is found once. The loop runs over occupied slabs, not atoms.
+    """
+    x = positions[:, axis]
+    width, start = MAX_OPEN_EXTENT / 2, x.min()
+    slab = np.floor((x - start) / width).astype(np.int64)  # (N,)
+    halo = 1.01 * cutoff + 1e-6  # beyond any pair distance, whatever the rounding of slab bounds
+    edges, shifts = [np.zeros((2, 0), np.int64)], [np.zeros((0, 3), np.int64)]
+    for k in np.unique(slab):
+        low = start + k * width
+        members = np.flatnonzero((x >= low - halo) & (x < low + width + halo))
+        found, found_shifts = neighbor_list(positions[members], cell, pbc, cutoff)
+        keep = slab[members][found[0]] == k
+        edges.append(members[found[:, keep]])
+        shifts.append(found_shifts[keep])
+    return np.concatenate(edges, axis=1), np.concatenate(shifts)
 
 
 def _vesin_box(cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
@@ -199,6 +238,8 @@ class NeighborCache:
         positions = original[order] if self.reorder else original
         radius = self.cutoff + self.skin
         backend = device_backend(self.device, bool(pbc.any()))
+        if widest_open_axis(positions, pbc) is not None:
+            backend = "vesin"  # the host builder splits very wide structures into slabs
         if backend == "vesin-torch":
             pos = torch.as_tensor(positions, dtype=torch.float64, device=self.device)
             edge_index, shifts = neighbor_list_torch(pos, cell, pbc, radius)

@@ -5,14 +5,14 @@ with eps_i the model's per-atom output. Forces F = -dE/dr and stress
 sigma = (1/V) dE/d(strain) come from one ``torch.autograd.grad`` call.
 """
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from .data.batch import AtomsBatch
-from .models import ModelInputs, build_model, config_to_dict
+from .models import AttnModel, ModelInputs, build_model, config_to_dict
 from .nn import segment_sum
 
 __all__ = ["Potential", "fit_reference_energies"]
@@ -34,7 +34,7 @@ class Potential(nn.Module):
         super().__init__()
         self.model_name = model_name
         self.species = tuple(int(z) for z in species)
-        self.model = build_model(model_name, model_config, len(self.species))
+        self.model: AttnModel = build_model(model_name, model_config, len(self.species))
         lookup = torch.full((119,), -1, dtype=torch.long)
         lookup[list(self.species)] = torch.arange(len(self.species))
         self.register_buffer("species_index", lookup, persistent=False)
@@ -43,6 +43,7 @@ class Potential(nn.Module):
         # Kept as float64 whatever the model dtype: total energies of molecules are
         # thousands of eV, beyond float32's resolution of meV.
         self._reference_energies = torch.tensor(list(refs), dtype=torch.float64)
+        self._compiled_forward: Callable[[ModelInputs], dict[str, torch.Tensor]] | None = None
 
     @property
     def cutoff(self) -> float:
@@ -50,22 +51,36 @@ class Potential(nn.Module):
 
     @property
     def supports_charge_spin(self) -> bool:
-        return bool(self.model.config.supports_charge_spin)
+        return self.model.supports_charge_spin
 
     @property
     def has_dipole(self) -> bool:
-        return bool(getattr(self.model.config, "dipole", False))
+        return self.model.has_dipole
 
     @property
     def recompute_layers(self) -> bool:
         """Recompute each layer in the backward pass: peak memory / about the layer count, time x ~1.3."""
-        return bool(getattr(self.model, "recompute_layers", False))
+        return self.model.recompute_layers
 
     @recompute_layers.setter
     def recompute_layers(self, value: bool) -> None:
-        if value and not hasattr(self.model, "recompute_layers"):
+        if value and not self.model.supports_recompute:
             raise ValueError(f"model {self.model_name!r} does not support layer recomputation")
         self.model.recompute_layers = bool(value)
+
+    def compile_model(self) -> None:
+        """Evaluate the model through ``torch.compile`` (dynamic shapes) from the next call on.
+
+        The module and its parameter names stay as they are; ``uncompile_model`` goes back to eager calls.
+        """
+        self._compiled_forward = torch.compile(self.model.forward, dynamic=True)
+
+    def uncompile_model(self) -> None:
+        self._compiled_forward = None
+
+    @property
+    def compiled(self) -> bool:
+        return self._compiled_forward is not None
 
     @property
     def model_config(self) -> dict[str, Any]:
@@ -117,7 +132,7 @@ class Potential(nn.Module):
             vec_ij=vec_ij, d_ij=d_ij, edge_index=batch.edge_index, batch=batch.batch,
             num_graphs=batch.num_graphs, charge=batch.charge, spin=batch.spin,
         )
-        model_out = self.model(inputs)
+        model_out = (self._compiled_forward or self.model)(inputs)
         atom_energies = model_out["energies"] * self.scale
         reference = self._reference_energies.to(positions.device)[inputs.species]
         energies = atom_energies.double() + reference

@@ -5,10 +5,13 @@ from ase.data import chemical_symbols
 
 from ..errors import ChargeSpinError, InvalidStructureError
 
-__all__ = ["MIN_DISTANCE", "check_structure", "check_min_distance", "resolve_charge_spin", "default_multiplicity"]
+__all__ = ["MAX_COORDINATE", "MIN_DISTANCE", "check_structure", "check_min_distance", "resolve_charge_spin", "default_multiplicity"]
 
 #: Atoms closer than this (Angstrom) are treated as an error, not evaluated.
 MIN_DISTANCE = 0.1
+#: Angstrom: coordinates and cell vectors beyond this size are refused (1 cm; far beyond any simulation,
+#: and safely inside the range where differences of coordinates keep their sub-Angstrom digits).
+MAX_COORDINATE = 1.0e8
 
 
 def _symbol(z: int) -> str:
@@ -41,9 +44,15 @@ def check_structure(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray
     if not np.isfinite(positions).all():
         rows = np.flatnonzero(~np.isfinite(positions).all(axis=1))
         raise InvalidStructureError(f"non-finite (NaN or inf) positions for atom(s) {rows[:10].tolist()}")
+    if np.abs(positions).max() > MAX_COORDINATE:
+        rows = np.flatnonzero(np.abs(positions).max(axis=1) > MAX_COORDINATE)
+        raise InvalidStructureError(f"atom(s) {rows[:10].tolist()} lie more than {MAX_COORDINATE:.0e} A from the "
+                                    "origin: coordinates must be in Angstrom")
     if pbc.any():
         if not np.isfinite(cell).all():
             raise InvalidStructureError("the cell contains NaN or inf")
+        if np.abs(cell[pbc]).max() > MAX_COORDINATE:
+            raise InvalidStructureError(f"a periodic cell vector is longer than {MAX_COORDINATE:.0e} A")
         periodic = cell[pbc]
         gram = periodic @ periodic.T
         if np.linalg.det(gram) <= 1e-12 * max(np.trace(gram), 1.0) ** len(periodic):

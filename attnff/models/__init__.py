@@ -7,25 +7,25 @@ model is one entry here.
 from dataclasses import asdict
 from typing import Any
 
-from torch import nn
 
 from ..errors import ConfigError
 from ..typed_fields import build_dataclass
+from .base import AttnModel, ModelConfig
 from .cmret import CMRET, CMRETConfig
 from .geomatt import GeomAtt, GeomAttConfig
 from .inputs import ModelInputs
 from .jat import JAT, JATConfig
 
-__all__ = ["REGISTRY", "ModelInputs", "build_model", "config_from_dict", "config_to_dict"]
+__all__ = ["REGISTRY", "AttnModel", "ModelConfig", "ModelInputs", "build_model", "config_from_dict", "config_to_dict"]
 
-REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {
+REGISTRY: dict[str, tuple[type, type[AttnModel]]] = {
     "jat": (JATConfig, JAT),
     "cmret": (CMRETConfig, CMRET),
     "geomatt": (GeomAttConfig, GeomAtt),
 }
 
 
-def _entry(name: str) -> tuple[type, type[nn.Module]]:
+def _entry(name: str) -> tuple[type, type[AttnModel]]:
     try:
         return REGISTRY[name]
     except KeyError:
@@ -43,7 +43,7 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
 
-def build_model(name: str, config: Any, num_species: int) -> nn.Module:
+def build_model(name: str, config: Any, num_species: int) -> AttnModel:
     """Instantiate the named model."""
     _, model_class = _entry(name)
     return model_class(config, num_species)

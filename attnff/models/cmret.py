@@ -27,6 +27,7 @@ from ..nn.embedding import ElectronConfigurationEmbedding
 from ..nn.scatter import expand_ranges
 from ..nn.equivariant import GatedEquivariantBlock
 from . import cmret_edges
+from .base import AttnModel
 from .inputs import ModelInputs
 
 __all__ = ["CMRETConfig", "CMRET"]
@@ -193,7 +194,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
                                               self.value)
 
 
-class CMRET(nn.Module):
+class CMRET(AttnModel):
     """CMRET potential: per-atom energies (N,) (and a dipole (B, 3)) from species, geometry, charge, spin.
 
     Args:
@@ -206,13 +207,11 @@ class CMRET(nn.Module):
     blocks of receivers.
     """
 
-    recompute_layers: bool = False
-    recompute_block_edges: int = 1 << 18
+    supports_recompute = True
+    recompute_block_edges = 1 << 18
 
     def __init__(self, config: CMRETConfig, num_species: int):
-        super().__init__()
-        self.config = config
-        self.cutoff = float(config.cutoff)
+        super().__init__(config)
         width = config.width
         self.embedding = ElectronConfigurationEmbedding(width)
         if config.charge_spin == "invariant":
@@ -229,6 +228,10 @@ class CMRET(nn.Module):
             layer.reset_parameters(config.num_basis)
         for block in [*self.output, *(self.dipole_output or [])]:  # layers feeding SiLU (paper Sec. 2.4)
             nn.init.normal_(block.context[0].weight, 0.0, math.sqrt(3.0 / (2 * block.context[0].in_features)))
+
+    @property
+    def has_dipole(self) -> bool:
+        return bool(self.config.dipole)
 
     @staticmethod
     def _output_blocks(config: CMRETConfig) -> nn.ModuleList:

@@ -47,6 +47,7 @@ from ..errors import InvalidStructureError
 from ..nn import MLP, GaussianBasis, RecordsAttention, chunkable, make_envelope, run_layer, segment_sum, worth_chunking
 from ..nn.scatter import expand_ranges
 from . import geomatt_edges
+from .base import AttnModel
 from .inputs import ModelInputs
 
 __all__ = ["GeomAttConfig", "GeomAtt"]
@@ -285,7 +286,7 @@ class GeomAttInteraction(nn.Module):
         return v + segment_sum(messages, graph.receivers, v.shape[0]) / self.num_streams
 
 
-class GeomAtt(nn.Module):
+class GeomAtt(AttnModel):
     """GeomAtt potential: species embedding, N_s streams of L interactions, shifted-softplus readout.
 
     Args:
@@ -297,12 +298,11 @@ class GeomAtt(nn.Module):
     (less memory, see nn.recompute).
     """
 
-    recompute_layers: bool = False
+    supports_recompute = True
+    reuses_pair_list = True
 
     def __init__(self, config: GeomAttConfig, num_species: int):
-        super().__init__()
-        self.config = config
-        self.cutoff = float(config.cutoff)
+        super().__init__(config)
         self.embedding = nn.Embedding(num_species, config.width)
         top = (config.num_basis - 1) * config.spacing
         self.basis = GaussianBasis(0.0, top, config.num_basis, gamma=config.gamma)
@@ -314,6 +314,11 @@ class GeomAtt(nn.Module):
         self.readout = MLP((len(config.orders) * config.width, config.readout_hidden, 1),
                            activation=ShiftedSoftplus)
         self._triplet_cache: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def attention_label(self, name: str) -> str:
+        """"streams.1.2.attention" -> "stream order <orders[1]>, layer 3"."""
+        stream, layer = [int(part) for part in name.split(".") if part.isdigit()]
+        return f"stream order {self.config.orders[stream]}, layer {layer + 1}"
 
     def pair_graph(self, inputs: ModelInputs) -> PairGraph:
         """Every pair of the list plus self pairs, their features and (if needed) triplets.

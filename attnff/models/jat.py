@@ -20,6 +20,7 @@ from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_
                   receiver_slots, run_layer, run_layer_by_receivers, segment_softmax_with_self, segment_sum,
                   unit_harmonics, worth_chunking)
 from ..nn.angular import MAX_DEGREE
+from .base import AttnModel
 from .inputs import ModelInputs
 from . import jat_edges
 
@@ -178,7 +179,7 @@ class JATLayer(RecordsAttention, nn.Module):
                 and chunkable(self.edge, self.attention, self.value_filter))
 
 
-class JAT(nn.Module):
+class JAT(AttnModel):
     """JAT potential: species embedding, attention layers, per-atom readout MLP.
 
     Args:
@@ -190,13 +191,11 @@ class JAT(nn.Module):
     above ``recompute_block_edges`` edges (sorted by receiver) each layer then also runs in blocks of receivers.
     """
 
-    recompute_layers: bool = False
-    recompute_block_edges: int = 1 << 18
+    supports_recompute = True
+    recompute_block_edges = 1 << 18
 
     def __init__(self, config: JATConfig, num_species: int):
-        super().__init__()
-        self.config = config
-        self.cutoff = float(config.cutoff)
+        super().__init__(config)
         self.embedding = nn.Embedding(num_species, config.width)
         self.basis = BesselBasis(config.cutoff, config.num_basis)
         self.envelope = make_envelope(config.envelope, config.cutoff)

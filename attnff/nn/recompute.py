@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .recording import RecordsAttention
+
 __all__ = ["blocks_for", "can_recompute", "receiver_blocks", "run_layer", "run_layer_by_receivers"]
 
 
@@ -25,7 +27,8 @@ def can_recompute(module: nn.Module) -> bool:
 
     A recording layer (``nn.recording``) always runs plainly, so that each call records once.
     """
-    return torch.is_grad_enabled() and all(getattr(m, "recording", None) is None for m in module.modules())
+    return torch.is_grad_enabled() and not any(
+        isinstance(m, RecordsAttention) and m.recording is not None for m in module.modules())
 
 
 def run_layer(layer: nn.Module, *inputs, recompute: bool = False):
@@ -65,21 +68,15 @@ def blocks_for(model: nn.Module, edge_index: torch.Tensor, num_atoms: int) -> li
     """Receiver blocks when ``model`` recomputes layers and has more than ``model.recompute_block_edges`` edges.
 
     None (run each layer whole) otherwise, when ``can_recompute(model)`` is False, or when the
-    edges are not sorted by receiver. The blocks of the last ``edge_index`` tensor are kept on the
-    model: a neighbour list reused within its skin (on a GPU the calculator hands the same tensor
-    every step) costs no further host copy.
+    edges are not sorted by receiver. ``model`` is an ``attnff.models.AttnModel``; the blocks cost one
+    host copy of N + 1 integers, negligible beside a layer on more than ``recompute_block_edges`` edges.
     """
-    limit = getattr(model, "recompute_block_edges", 0)
-    if not (getattr(model, "recompute_layers", False) and limit) or edge_index.shape[1] <= limit:
+    limit = model.recompute_block_edges
+    if not (model.recompute_layers and limit) or edge_index.shape[1] <= limit:
         return None
     if not can_recompute(model):
         return None
-    cached = getattr(model, "_receiver_blocks", None)
-    if cached is not None and cached[0] is edge_index and cached[1] == limit:
-        return cached[2]
-    blocks = receiver_blocks(edge_index[0], num_atoms, limit)
-    model._receiver_blocks = (edge_index, limit, blocks)
-    return blocks
+    return receiver_blocks(edge_index[0], num_atoms, limit)
 
 
 def _block_call(layer, first, end, edge_index, num_node_inputs, *tensors):

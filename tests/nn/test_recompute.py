@@ -123,35 +123,37 @@ def test_blocks_are_kept_for_the_same_edge_tensor_only():
     batch = calc.batch_for(small_water_box())
     model.recompute_block_edges = batch.edge_index.shape[1] // 3
     blocks = blocks_for(model, batch.edge_index, len(batch.numbers))
-    assert blocks_for(model, batch.edge_index, len(batch.numbers)) is blocks  # same list: no second host copy
-    copy = batch.edge_index.clone()
-    assert blocks_for(model, copy, len(batch.numbers)) is not blocks  # another tensor: recomputed
-    assert blocks_for(model, copy, len(batch.numbers)) == blocks
+    assert blocks_for(model, batch.edge_index.clone(), len(batch.numbers)) == blocks
     model.recompute_block_edges //= 2
-    assert len(blocks_for(model, copy, len(batch.numbers))) > len(blocks)  # another limit: recomputed
+    assert len(blocks_for(model, batch.edge_index, len(batch.numbers))) > len(blocks)
 
 
 def test_auto_recomputes_only_when_a_plain_call_would_not_fit(monkeypatch):
-    from attnff import calculator
+    from attnff import memory
 
     calc = AttnCalculator(small_potential("jat"), device="cpu", dtype="float64")
     assert calc.recompute_policy == "auto" and not calc.potential.recompute_layers
-    per_pair = calc.potential.model.autograd_values_per_pair() * 8  # bytes, float64
-    pairs = int(4 * calculator.AUTO_RECOMPUTE_FLOOR / per_pair)  # a plain call would keep about 4 GiB
-    monkeypatch.setattr(calculator, "memory_budget", lambda device: 20 << 30)
-    assert not calc.recompute_needed(pairs)
-    monkeypatch.setattr(calculator, "memory_budget", lambda device: 6 << 30)
-    assert calc.recompute_needed(pairs)
-    assert not calc.recompute_needed(pairs // 8)  # under the floor: never recomputed
-    monkeypatch.setattr(calculator, "memory_budget", lambda device: None)
-    assert not calc.recompute_needed(pairs)  # no budget known: plain call
+    model = calc.potential.model
+    per_pair = model.autograd_values_per_pair() * 8  # bytes, float64
+    pairs = int(4 * memory.AUTO_RECOMPUTE_FLOOR / per_pair)  # a plain call would keep about 4 GiB
+
+    def needed(num_pairs):
+        return memory.recompute_needed(model, num_pairs, torch.float64, torch.device("cpu"))
+
+    monkeypatch.setattr(memory, "memory_budget", lambda device: 20 << 30)
+    assert not needed(pairs)
+    monkeypatch.setattr(memory, "memory_budget", lambda device: 6 << 30)
+    assert needed(pairs)
+    assert not needed(pairs // 8)  # under the floor: never recomputed
+    monkeypatch.setattr(memory, "memory_budget", lambda device: None)
+    assert not needed(pairs)  # no budget known: plain call
 
 
 def test_auto_switches_the_calculator_and_keeps_the_numbers(monkeypatch):
-    from attnff import calculator
+    from attnff import memory
 
-    monkeypatch.setattr(calculator, "AUTO_RECOMPUTE_FLOOR", 0)
-    monkeypatch.setattr(calculator, "memory_budget", lambda device: 1)
+    monkeypatch.setattr(memory, "AUTO_RECOMPUTE_FLOOR", 0)
+    monkeypatch.setattr(memory, "memory_budget", lambda device: 1)
     atoms = small_water_box()
     atoms.calc = AttnCalculator(small_potential("cmret"), device="cpu", dtype="float64")
     energy, forces = atoms.get_potential_energy(), atoms.get_forces()
@@ -162,13 +164,14 @@ def test_auto_switches_the_calculator_and_keeps_the_numbers(monkeypatch):
 
 
 def test_auto_leaves_global_attention_plain(monkeypatch):
-    from attnff import calculator
+    from attnff import memory
 
-    monkeypatch.setattr(calculator, "AUTO_RECOMPUTE_FLOOR", 0)
-    monkeypatch.setattr(calculator, "memory_budget", lambda device: 1)
+    monkeypatch.setattr(memory, "AUTO_RECOMPUTE_FLOOR", 0)
+    monkeypatch.setattr(memory, "memory_budget", lambda device: 1)
     calc = AttnCalculator(small_potential("cmret", attention="global"), device="cpu", dtype="float64")
-    assert calc.potential.model.autograd_values_per_pair() is None
-    assert not calc.recompute_needed(10**9)
+    model = calc.potential.model
+    assert model.autograd_values_per_pair() is None
+    assert not memory.recompute_needed(model, 10**9, torch.float64, torch.device("cpu"))
 
 
 def test_recompute_layers_must_be_a_known_choice():
