@@ -17,12 +17,31 @@ def _recompute_choice(args) -> bool | str:
 
 
 def _train(args) -> None:
-    from .train import load_config, train
+    import os
 
-    config = load_config(args.config, args.set)
-    path = train(config, resume=args.resume, progress=not args.no_progress,
-                 command=" ".join(shlex.quote(a) for a in ["attnff", *sys.argv[1:]]))
-    print(f"wrote {path}")
+    from .train import TrainingInterrupted, load_config, train
+
+    threads = [] if args.threads is None else ["--threads", str(args.threads)]
+    overrides = args.set if args.threads is None else [*args.set, f"training.threads={args.threads}"]
+    config = load_config(args.config, overrides)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    try:
+        path = train(config, resume=args.resume, progress=not args.no_progress,
+                     command=" ".join(shlex.quote(a) for a in ["attnff", *sys.argv[1:]]))
+    except TrainingInterrupted as stop:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        launcher = ["torchrun", f"--nproc_per_node={os.environ.get('LOCAL_WORLD_SIZE', world)}", "-m", "attnff"] \
+            if world > 1 else ["attnff"]
+        again = [*launcher, "train", args.config, *[a for item in args.set for a in ("--set", item)], *threads]
+        if main_rank and stop.checkpoint is None:
+            print("attnff: interrupted before the first epoch ended; nothing to resume. Start again with:\n  "
+                  + shlex.join(again), file=sys.stderr)
+        elif main_rank:
+            print(f"attnff: interrupted; kept the checkpoint of epoch {stop.epoch} ({stop.checkpoint}). "
+                  "Resume with:\n  " + shlex.join([*again, "--resume"]), file=sys.stderr)
+        raise SystemExit(130) from None
+    if main_rank:
+        print(f"wrote {path}")
 
 
 def _eval(args) -> None:
@@ -59,6 +78,7 @@ def _md(args) -> None:
 
     from .calculator import AttnCalculator
     from .md import LOG, run
+    from .md_analysis import md_analysis
     from .plots import md_plot
 
     if args.ensemble == "npt" and args.thermostat not in (None, "nose-hoover"):
@@ -86,44 +106,6 @@ def _md(args) -> None:
     if not summary.ok:
         print(f"attnff: MD stopped early: {summary.failure}", file=sys.stderr)
         raise SystemExit(1)
-
-
-def md_analysis(out, rdf_pairs: list[str], labile: list[str] = ()) -> dict:
-    """Check that molecules stay intact over OUT/md.traj; write rdf.csv/rdf.png for element pairs "A-B".
-
-    Bonds between the element pairs in ``labile`` (e.g. N-H, O-H) are left out of the check; the
-    frames where they changed are counted apart (``labile_changed_frames``). Writes analysis.json.
-    """
-    import numpy as np
-    from ase.io import read
-
-    from .analysis import broken_molecule_frames, rdf, rdf_radius_limit
-    from .md import TRAJECTORY
-    from .plots import rdf_plot
-
-    frames = read(out / TRAJECTORY, ":")
-    broken = broken_molecule_frames(frames, labile=labile)
-    result = {"analysed_frames": len(frames), "broken_molecule_frames": len(broken),
-              "first_broken_step": frames[broken[0]].info.get("md_step") if broken else None}
-    if labile:
-        result["labile_bonds"] = list(labile)
-        result["labile_changed_frames"] = len(set(broken_molecule_frames(frames)) - set(broken))
-    if rdf_pairs:
-        equilibrated = frames[len(frames) // 2:]
-        symbols = np.array(frames[0].get_chemical_symbols())
-        r_max = min(rdf_radius_limit(equilibrated), 8.0)
-        curves = {}
-        for pair in rdf_pairs:
-            a, b = pair.split("-")
-            curves[pair] = rdf(equilibrated, np.flatnonzero(symbols == a), np.flatnonzero(symbols == b),
-                               r_max=r_max, bins=150)
-        header = "r_A," + ",".join(f"g_{p}" for p in curves)
-        table = np.column_stack([next(iter(curves.values()))[0]] + [g for _, g in curves.values()])
-        np.savetxt(out / "rdf.csv", table, delimiter=",", header=header, comments="", fmt="%.6g")
-        rdf_plot(curves, out / "rdf.png", title="intermolecular g(r), second half of the run")
-        result["rdf"] = {"pairs": list(curves), "frames": len(equilibrated), "files": ["rdf.csv", "rdf.png"]}
-    (out / "analysis.json").write_text(json.dumps(result, indent=2))
-    return result
 
 
 def _element_pair_argument(text: str) -> str:
@@ -189,11 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attnff", description="attention-based interatomic potentials")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a potential from a YAML config")
+    train = commands.add_parser("train", help="train a potential from a YAML config (several processes: "
+                                "torchrun --nproc_per_node=N -m attnff train ...; docs/training.md)",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     train.add_argument("config", help="YAML training config")
-    train.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.pt")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from OUTPUT/checkpoint.pt (also on another number of processes)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config entry, e.g. training.epochs=10 (repeatable)")
+    train.add_argument("--threads", type=int, metavar="N",
+                       help="torch CPU threads per process, overriding training.threads; None keeps the "
+                            "config's, 0 is torch's default")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
 

@@ -1,7 +1,7 @@
 """Training checkpoints: written atomically every epoch, read back without unpickling code.
 
 Checkpoints hold only tensors, numbers and strings (model, EMA, optimiser and
-scheduler state, epoch, best result); they are read with
+scheduler state, torch RNG state, epoch, best result); they are read with
 ``torch.load(weights_only=True)``. They are training state, not published
 potentials: those are safetensors files (attnff.model_file).
 """
@@ -12,17 +12,41 @@ from typing import Any
 
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "is_checkpoint", "checkpoint_hint"]
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
-    """Write ``state`` to ``path`` via a temporary file and an atomic rename."""
+    """Write ``state`` to ``path`` via a temporary file and an atomic rename: an interrupted write
+    (Ctrl-C, a killed rank) leaves the previous checkpoint whole."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint written by save_checkpoint (tensors and plain data only)."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def is_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file written by torch.save (a zip archive or a bare pickle)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    return head == b"PK" or head[:1] == b"\x80"
+
+
+def checkpoint_hint(path: str | os.PathLike) -> str:
+    """A sentence pointing from a training checkpoint to the potential file training writes beside it."""
+    path = Path(path)
+    written = sorted(path.parent.glob("*.safetensors"))
+    where = f"use {written[0]}" if written else \
+        f"training writes it as {path.parent / 'NAME.safetensors'} (NAME from the config) when it ends"
+    return (f"{path.name} is a training checkpoint (state for `attnff train --resume`), not a potential file; "
+            f"{where}")

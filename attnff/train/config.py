@@ -71,7 +71,9 @@ class TrainingConfig:
     Attributes:
         epochs: maximum epochs.
         max_minutes: wall-time budget; training stops cleanly after the epoch that passes it.
-        batch_size: structures per step.
+        batch_size: structures per optimiser step in all: the global batch. Under torchrun each of the
+            N processes takes every N-th structure of it, so a run takes the same steps (and, up to
+            rounding, the same weights) on any number of processes (docs/training.md).
         lr, lr_min: peak and final learning rate (warm-up then cosine decay per step).
         warmup_epochs: linear warm-up length.
         weight_decay: AdamW decoupled weight decay.
@@ -84,7 +86,9 @@ class TrainingConfig:
         dtype: "float32" or "float64" for training.
         device: "auto", "cpu" or "cuda".
         grad_clip: maximum gradient norm (0 disables).
-        eval_batch_size: batch size for validation and test.
+        eval_batch_size: batch size for validation and test (per process: each scores its shard).
+        ddp_backend: torch.distributed backend under torchrun: "auto" (nccl on CUDA, gloo on the
+            CPU), "gloo" or "nccl".
         threads: CPU threads for torch (0 keeps torch's default; 1 is fastest for small molecules).
         init_from: a potential file (or shipped name) of the same model, config and species to
             start from (fine-tuning); reference energies and scale are refitted on the new data.
@@ -117,6 +121,7 @@ class TrainingConfig:
     threads: int = 0
     init_from: str | None = None
     init_keep_scale: bool = False
+    ddp_backend: str = "auto"
 
 
 @dataclass(frozen=True)

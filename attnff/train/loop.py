@@ -12,24 +12,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..device import resolve_device, resolve_dtype
+from ..device import resolve_dtype
 from ..data.dataset import GraphDataset, split_indices
 from ..data.readers import read_configurations
 from ..model_file import load_potential, resolve_potential, save_potential
 from ..data.validate import default_multiplicity
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelFileError
 from ..models import config_to_dict
 from ..potential import Potential, fit_reference_energies
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_hint, is_checkpoint, load_checkpoint, save_checkpoint
 from .config import RunConfig
-from .loss import LossWeights, potential_loss
-from .metrics import evaluate
+from .distributed import Ranks
+from .loss import LossWeights, combine_terms, loss_terms
+from .metrics import evaluate, format_errors
 
-__all__ = ["train", "load_splits"]
+__all__ = ["train", "load_splits", "TrainingInterrupted"]
 
 
 def _sha256(path: str) -> str:
@@ -123,7 +125,12 @@ def _initialise_from(potential: Potential, name_or_path: str, keep_scale: bool =
     run may grow an option of ``GROWABLE_OPTIONS``) into ``potential``; with ``keep_scale`` also its
     energy scale. Weights the source lacks keep their initialisation; a weight that grew (JAT's angular
     output map when ``angular_degree`` rises) takes the source's values in its leading block."""
-    source, _ = load_potential(resolve_potential(name_or_path))
+    try:
+        source, _ = load_potential(resolve_potential(name_or_path))
+    except ModelFileError as error:
+        if is_checkpoint(name_or_path):
+            raise ModelFileError(f"training.init_from: {checkpoint_hint(name_or_path)}") from error
+        raise
     source_config, config = source.model_config, potential.model_config  # with defaults filled in
     changed = {k for k in config if config[k] != source_config.get(k)}
     if (source.model_name, source.species) != (potential.model_name, potential.species) or \
@@ -175,20 +182,94 @@ def _trim_log(log_path: Path, last_epoch: int) -> None:
     log_path.write_text("".join(line + "\n" for line in kept))
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training. The last complete epoch's checkpoint is kept.
+
+    Attributes:
+        checkpoint: the checkpoint to resume from, or None when no epoch had finished.
+        epoch: the last complete epoch (0 when none).
+    """
+
+    def __init__(self, checkpoint: Path | None, epoch: int):
+        super().__init__(f"training interrupted after epoch {epoch}")
+        self.checkpoint, self.epoch = checkpoint, epoch
+
+
+class _BatchLoss(torch.nn.Module):
+    """The potential and its loss terms as one module: the one DistributedDataParallel wraps, so that
+    its output (the loss sums, whose graph holds the force derivatives) is where backward starts and
+    parameters left out of it (a dipole head without a dipole loss) are found unused."""
+
+    def __init__(self, potential: Potential, weights: LossWeights, stress: bool):
+        super().__init__()
+        self.potential, self.weights, self.stress = potential, weights, stress
+
+    def forward(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        pred = self.potential(batch, forces=self.weights.forces > 0, stress=self.stress, training=True)
+        return loss_terms(pred, batch, self.weights)
+
+
+def _say(ranks: Ranks, message: str) -> None:
+    """Print on rank 0 only."""
+    if ranks.is_main:
+        print(message, flush=True)
+
+
+def _resumed_message(path: Path, state: dict, log_path: Path) -> str:
+    best = ""
+    if log_path.exists():
+        for line in log_path.read_text().splitlines():
+            record = json.loads(line)
+            if record["epoch"] == state["best_epoch"]:
+                val = {k[4:]: v for k, v in record.items() if k.startswith("val_")}
+                best = f" ({format_errors(val)})"
+    return (f"resumed from {path} after epoch {state['epoch']}; best validation at epoch {state['best_epoch']}, "
+            f"score {state['best_score']:.6g}{best}")
+
+
+def _postfix(val: dict) -> dict:
+    """Progress-bar metrics with their units."""
+    shown = {}
+    if "forces_mae" in val:
+        shown["val_F_mae"] = f"{1e3 * val['forces_mae']:.1f} meV/A"
+    if "energy_per_atom_mae" in val:
+        shown["val_E_mae"] = f"{1e3 * val['energy_per_atom_mae']:.2f} meV/atom"
+    return shown
+
+
 def train(config: RunConfig, resume: bool = False, progress: bool = True, command: str = "") -> Path:
     """Train the configured potential; returns the path of the written potential file.
 
+    Under torchrun (WORLD_SIZE > 1 in the environment) the processes train one model with
+    DistributedDataParallel: ``training.batch_size`` is the global batch, each rank takes a disjoint
+    slice of it, metrics are reduced over ranks, and only rank 0 writes the checkpoint, the metrics
+    log, the progress bar and the potential file (see attnff.train.distributed).
+
     Args:
         config: the run (see attnff.train.config).
-        resume: continue from ``output/checkpoint.pt`` exactly where it stopped.
+        resume: continue from ``output/checkpoint.pt`` exactly where it stopped (on any number of
+            processes).
         progress: show a tqdm progress bar.
         command: the command line that started the run, recorded in the model card.
+
+    Raises:
+        TrainingInterrupted: on Ctrl-C, with the checkpoint to resume from.
+        FloatingPointError: when an epoch's training loss is not finite.
     """
+    ranks = Ranks.from_environment(config.training.device, config.training.ddp_backend)
+    try:
+        return _train(config, ranks, resume, progress, command)
+    finally:
+        ranks.close()
+
+
+def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, command: str) -> Path:
     t = config.training
     out = Path(config.output)
-    out.mkdir(parents=True, exist_ok=True)
+    if ranks.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     checkpoint_path, log_path = out / "checkpoint.pt", out / "metrics.jsonl"
-    device, dtype = resolve_device(t.device), resolve_dtype(t.dtype)
+    device, dtype = ranks.device, resolve_dtype(t.dtype)
     torch.manual_seed(config.seed)
     if t.threads:
         torch.set_num_threads(t.threads)
@@ -226,71 +307,135 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
         scheduler.load_state_dict(saved["scheduler"])
         if ema is not None:
             ema.load_state_dict(saved["ema"])
+        if "rng" in saved:
+            torch.set_rng_state(saved["rng"])
         state = saved["state"]
-        _trim_log(log_path, state["epoch"])
-    elif log_path.exists():
-        log_path.unlink()
+        ranks.barrier()  # every rank has read the checkpoint before rank 0 writes the next one
+        if ranks.is_main:
+            _trim_log(log_path, state["epoch"])
+        _say(ranks, _resumed_message(checkpoint_path, state, log_path))
+    else:
+        if resume:
+            _say(ranks, f"no checkpoint at {checkpoint_path}: starting from epoch 0")
+        if ranks.is_main and log_path.exists():
+            log_path.unlink()
 
-    bar = tqdm(total=t.epochs, initial=state["epoch"], desc=config.name, unit="epoch", disable=not progress)
-    while state["epoch"] < t.epochs and state["bad_epochs"] < t.patience:
-        if t.max_minutes and state["elapsed"] >= 60 * t.max_minutes:
-            break
-        started = time.perf_counter()
-        epoch = state["epoch"] + 1
-        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        potential.train()
-        losses = []
-        for batch in train_set.batches(t.batch_size, generator):
-            batch = batch.to(device, dtype)
-            pred = potential(batch, forces=weights.forces > 0, stress=use_stress, training=True)
-            loss = potential_loss(pred, batch, weights)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if t.grad_clip:
-                torch.nn.utils.clip_grad_norm_(potential.parameters(), t.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            if ema is not None:
-                ema.update_parameters(potential)
-            losses.append(float(loss.detach()))
-        model = averaged().eval()
-        val = evaluate(model, val_set, t.eval_batch_size)
-        score = _selection_score(val, weights)
-        state["elapsed"] += time.perf_counter() - started
-        state["epoch"] = epoch
-        if score < state["best_score"]:
-            state.update(best_score=score, best_epoch=epoch, bad_epochs=0,
-                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-        else:
-            state["bad_epochs"] += 1
-        record = {"epoch": epoch, "lr": scheduler.get_last_lr()[0], "train_loss": float(np.mean(losses)),
-                  "elapsed_s": round(state["elapsed"], 2), **{f"val_{k}": v for k, v in val.items()}}
-        # log first: a line past the last checkpoint is dropped on resume and written again
-        with open(log_path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        save_checkpoint({"model": potential.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema else {},
-                         "state": state}, checkpoint_path)
-        bar.update(1)
-        bar.set_postfix(val_F_mae=f"{val.get('forces_mae', float('nan')):.4f}",
-                        val_E_mae=f"{val.get('energy_mae', float('nan')):.4f}")
+    step_loss = _BatchLoss(potential, weights, use_stress)
+    if ranks.enabled:
+        # device_ids=None: batches are moved to the rank's device here, not by DDP
+        step_loss = DistributedDataParallel(step_loss, find_unused_parameters=True, broadcast_buffers=False)
+    reduce = (lambda values: ranks.sum(torch.from_numpy(values)).numpy()) if ranks.enabled else None  # noqa: E731
+
+    bar = tqdm(total=t.epochs, initial=state["epoch"], desc=config.name, unit="epoch",
+               disable=not (progress and ranks.is_main))
+    try:
+        while state["epoch"] < t.epochs and state["bad_epochs"] < t.patience:
+            if t.max_minutes and state["elapsed"] >= 60 * t.max_minutes:
+                break
+            started = time.perf_counter()
+            epoch = state["epoch"] + 1
+            generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+            potential.train()
+            train_loss = _train_epoch(step_loss, potential, ranks, train_set, t.batch_size, generator, weights,
+                                      optimizer, scheduler, ema, t.grad_clip, dtype)
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(f"epoch {epoch}: the training loss is {train_loss}; lower training.lr "
+                                         "or check the data (units, outliers: data.max_force)")
+            model = averaged().eval()
+            val = evaluate(model, val_set, t.eval_batch_size, ranks.shard(range(len(val_set))), reduce)
+            # one decision for all ranks: rank 0's score and clock (max_minutes) are broadcast
+            decided = ranks.from_main(torch.tensor([_selection_score(val, weights),
+                                                    state["elapsed"] + time.perf_counter() - started]))
+            score, state["elapsed"], state["epoch"] = float(decided[0]), float(decided[1]), epoch
+            if score < state["best_score"]:
+                state.update(best_score=score, best_epoch=epoch, bad_epochs=0,
+                             best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+            else:
+                state["bad_epochs"] += 1
+            if ranks.is_main:
+                record = {"epoch": epoch, "lr": scheduler.get_last_lr()[0], "train_loss": train_loss,
+                          "elapsed_s": round(state["elapsed"], 2), **{f"val_{k}": v for k, v in val.items()}}
+                # log first: a line past the last checkpoint is dropped on resume and written again
+                with open(log_path, "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                save_checkpoint({"model": potential.state_dict(), "optimizer": optimizer.state_dict(),
+                                 "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema else {},
+                                 "rng": torch.get_rng_state(), "world_size": ranks.world_size,
+                                 "state": state}, checkpoint_path)
+                bar.update(1)
+                bar.set_postfix(_postfix(val))
+            ranks.barrier()
+    except KeyboardInterrupt:
+        bar.close()
+        epoch = int(load_checkpoint(checkpoint_path)["state"]["epoch"]) if checkpoint_path.exists() else 0
+        raise TrainingInterrupted(checkpoint_path if epoch else None, epoch) from None
     bar.close()
-    return _finish(config, potential, state, val_set, test_configs, splits, dropped, command)
+    return _finish(config, potential, state, val_set, test_configs, splits, dropped, command, ranks, reduce)
 
 
-def _finish(config, potential, state, val_set, test_configs, splits, dropped, command) -> Path:
-    """Load the best weights, evaluate in float64, write the potential file with its card."""
+def _train_epoch(step_loss, potential, ranks: Ranks, train_set: GraphDataset, batch_size: int,
+                 generator: torch.Generator, weights: LossWeights, optimizer, scheduler, ema, grad_clip: float,
+                 dtype: torch.dtype) -> float:
+    """One pass over the training set in global batches; returns the mean loss of the global batches.
+
+    Each rank takes its slice of every global batch (the same seeded permutation on all ranks) and
+    divides its loss sums by the counts of the whole global batch; DDP averages the gradients over
+    ranks, so the loss is scaled by world_size to make that average the global batch's gradient. A
+    rank whose slice is empty (a last batch smaller than the world) runs a zero-weighted structure,
+    so that every rank takes part in every gradient reduction.
+    """
+    order = torch.randperm(len(train_set), generator=generator).tolist()
+    losses = []
+    for start in range(0, len(order), batch_size):
+        global_batch = order[start:start + batch_size]
+        mine = ranks.shard(global_batch)
+        batch = train_set.batch(mine or global_batch[:1]).to(ranks.device, dtype)
+        sums, counts = step_loss(batch)
+        if not mine:
+            sums, counts = sums * 0.0, counts * 0.0
+        loss = combine_terms(sums, ranks.sum(counts), weights)
+        optimizer.zero_grad(set_to_none=True)
+        (loss * ranks.world_size).backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(potential.parameters(), grad_clip)
+        optimizer.step()
+        scheduler.step()
+        if ema is not None:
+            ema.update_parameters(potential)
+        losses.append(loss.detach())
+    return float(ranks.sum(torch.stack(losses)).mean())
+
+
+def _finish(config, potential, state, val_set, test_configs, splits, dropped, command, ranks: Ranks,
+            reduce) -> Path:
+    """Load the best weights, evaluate in float64 (each rank its shard), write the potential file with
+    its card (rank 0), print the test errors."""
+    path = Path(config.output) / f"{config.name}.safetensors"
     final = potential.to(dtype=torch.float64)
     if state["best_state"] is not None:
         final.load_state_dict(state["best_state"])
     final.eval()
-    val = evaluate(final, val_set, config.training.eval_batch_size)
+    batch_size = config.training.eval_batch_size
+    val = evaluate(final, val_set, batch_size, ranks.shard(range(len(val_set))), reduce)
     test_set = GraphDataset(test_configs, final.cutoff)
-    test = evaluate(final, test_set, config.training.eval_batch_size) if test_configs else {}
+    test = evaluate(final, test_set, batch_size, ranks.shard(range(len(test_set))), reduce) if test_configs else {}
     metrics = {"validation": val, "test": test}
     capped = [k for k, c in enumerate(test_configs) if config.data.within_max_force(c)]
     if config.data.max_force is not None and capped:
-        metrics["test_within_max_force"] = evaluate(final, test_set, config.training.eval_batch_size, capped)
+        metrics["test_within_max_force"] = evaluate(final, test_set, batch_size, ranks.shard(capped), reduce)
+    if ranks.is_main:
+        _write_potential(config, final, state, metrics, test_configs, splits, dropped, capped, command, path,
+                         ranks.world_size)
+        _say(ranks, f"validation errors: {format_errors(val)}")
+        if test:
+            _say(ranks, f"test errors: {format_errors(test)}")
+    ranks.barrier()
+    return path
+
+
+def _write_potential(config, final, state, metrics, test_configs, splits, dropped, capped, command,
+                     path: Path, processes: int) -> None:
+    """The potential file and card.json (rank 0 only)."""
     card = {
         "name": config.name,
         "description": config.description,
@@ -319,9 +464,9 @@ def _finish(config, potential, state, val_set, test_configs, splits, dropped, co
             "torch": torch.__version__,
             "attnff": __version__,
             "command": command,
+            "processes": processes,
         },
         "metrics": metrics,
     }
-    path = save_potential(final, Path(config.output) / f"{config.name}.safetensors", card)
+    save_potential(final, path, card)
     (Path(config.output) / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    return path
