@@ -6,6 +6,7 @@ import shlex
 import sys
 from typing import NoReturn
 
+from . import __version__
 from .errors import ConfigError, ModelFileError
 
 __all__ = ["main"]
@@ -169,6 +170,7 @@ def _add_potential_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attnff", description="attention-based interatomic potentials")
+    parser.add_argument("--version", action="version", version=f"attnff {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a potential from a YAML config (several processes: "
