@@ -14,7 +14,7 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
-from . import __version__
+from .version import __version__
 from .errors import ModelFileError
 from .potential import Potential
 

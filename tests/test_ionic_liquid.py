@@ -6,13 +6,11 @@ import numpy as np
 import pytest
 from ase.io import write
 
-from attnff import AttnCalculator, list_potentials
+from attnff import AttnCalculator
 from attnff.cli import main
 from attnff.datagen import ean
 from tests.physics import assertions as check
 
-# these check the shipped potential; they run as soon as potentials/jat-ean exists (issue #5)
-pytestmark = pytest.mark.skipif("jat-ean" not in list_potentials(), reason="jat-ean is not shipped yet")
 
 
 def _ean_box(pairs, seed=0):

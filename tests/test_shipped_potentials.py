@@ -21,7 +21,9 @@ from attnff.datagen import ean
 from tests.conftest import shared_file
 from tests.physics import assertions as check
 
-SHIPPED = sorted(list_potentials())
+#: the potentials attnff ships; a missing one fails test_every_shipped_potential_is_listed instead of skipping
+SHIPPED = ["cmret-ch2", "cmret-ch2-dissociation", "cmret-md17-ethanol", "geomatt-md17-ethanol", "jat-ean",
+           "jat-md17-ethanol"]
 ETHANOL = os.path.join(os.path.dirname(__file__), "..", "examples", "ethanol.xyz")
 
 
@@ -109,6 +111,10 @@ def test_accuracy_matches_card_on_md17_test_split():
     assert card["data"]["sizes"] == {"train": 950, "validation": 50, "test": 1000}
 
 
+def test_every_shipped_potential_is_listed():
+    assert sorted(list_potentials()) == SHIPPED
+
+
 def test_installed_package_finds_shipped_potentials(tmp_path):
     """Outside the source tree, the installed package (pip install ., not only -e) lists the potentials."""
     code = "import attnff, sys; print(attnff.__file__); print(sorted(attnff.list_potentials()))"
@@ -118,7 +124,7 @@ def test_installed_package_finds_shipped_potentials(tmp_path):
             pytest.fail("attnff is not installed under CI: the README set-up must install it")
         pytest.skip("attnff is not installed (only imported from the source tree)")
     assert result.returncode == 0, result.stderr
-    assert "jat-md17-ethanol" in result.stdout
+    assert str(SHIPPED) in result.stdout
 
 
 def test_other_molecules_of_known_elements_evaluate():

@@ -1,4 +1,4 @@
-"""CMRET: equivariant transformer with charge and spin (Tao, Morimoto, Leoni 2023, seed 003;
+"""CMRET: equivariant transformer with charge and spin (Tao, Morimoto, Leoni, arXiv 2308.10752, 2023;
 docs/models/cmret.md).
 
 Defaults fix the paper's defects; paper behaviour stays available:
@@ -290,8 +290,8 @@ class CMRET(AttnModel):
 
         Plain layers (training weights, ``CMRETLayer.chunk_edges = False``): about 28 per feature and layer,
         measured from the peak RSS on 6144 water atoms, about 315000 pairs within the cutoff (419212 list pairs
-        x (5/5.5)^3), width 64, 4 layers (docs/performance.md, run S15: 28.0 in float32, 27.8 in float64).
-        Edge-chunked layers (a force call with frozen weights, ``cmret_edges``): about 3 (run S21, float32: 2.9 at
+        x (5/5.5)^3), width 64, 4 layers (docs/performance.md: 28.0 in float32, 27.8 in float64).
+        Edge-chunked layers (a force call with frozen weights, ``cmret_edges``): about 3 (float32: 2.9 at
         6144 and at 49152 atoms).
         """
         if self.config.attention != "local":

@@ -1,4 +1,4 @@
-"""GeomAtt: geometric (overlap) attention (Frank & Chmiela 2021, seed 004; docs/models/geomatt.md).
+"""GeomAtt: geometric (overlap) attention (Frank & Chmiela, arXiv 2106.02549, 2021; docs/models/geomatt.md).
 
 Pair weights come from a Gaussian grid mu_k = k Delta (k = 0..K-1), phi_ij[k] =
 exp(-gamma (d_ij - mu_k)^2), phi_0 = phi(d = 0) (Eqs. 5, 8, 16):
@@ -370,8 +370,8 @@ class GeomAtt(AttnModel):
 
         Measured on liquid water (about 52 pairs per atom within 5 A; the triplets grow with the
         neighbours per pair), 768 atoms, about 39800 pairs, width 64, 3 layers, orders 2-4, float32:
-        about 42 with the plain triplet sums (peak RSS 3.6 GiB; docs/performance.md, run S15) and about
-        8 with the chunked ones of a force call with frozen weights (run S21: 6.7 from 0.82 GiB at 768 atoms,
+        about 42 with the plain triplet sums (peak RSS 3.6 GiB; docs/performance.md) and about
+        8 with the chunked ones of a force call with frozen weights (6.7 from 0.82 GiB at 768 atoms,
         6.8 from 4.8 GiB at 6144).
         """
         chunked = self.streams[-1][0].attention.chunked_triplets()

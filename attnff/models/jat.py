@@ -1,4 +1,4 @@
-"""JAT: sparse graph attention (GATv2) potential (Hoedl 2022, seed 002; docs/models/jat.md).
+"""JAT: sparse graph attention (GATv2) potential (Hoedl, TU Wien thesis, 2022; docs/models/jat.md).
 
 Default (``attention="smooth"``): edge logits see a Bessel radial basis times a
 smooth envelope inside the GATv2 nonlinearity, the envelope also weights the
@@ -209,8 +209,8 @@ class JAT(AttnModel):
 
         Plain layers (training weights, ``JATLayer.chunk_edges = False``): about 12 per feature and layer,
         measured from the peak RSS on 6144 water atoms, about 315000 pairs within the cutoff, width 64,
-        4 layers (docs/performance.md, run S15: 11.8 in float32, 11.3 in float64). Edge-chunked layers (a
-        force call with frozen weights, ``jat_edges``): about 2 per feature and layer (run S21, float32: 1.5 at 6144
+        4 layers (docs/performance.md: 11.8 in float32, 11.3 in float64). Edge-chunked layers (a
+        force call with frozen weights, ``jat_edges``): about 2 per feature and layer (float32: 1.5 at 6144
         atoms, 1.7 at 49152). With ``angular`` about 3 more per channel and layer (the three (E, C)
         tensors autograd keeps; derived, not measured).
         """

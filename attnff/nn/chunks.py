@@ -12,7 +12,7 @@ __all__ = ["CPU_CHUNK_BYTES", "DEVICE_EDGE_CHUNK", "MIN_CHUNKED_BYTES", "chunkab
            "worth_chunking"]
 
 #: bytes of the widest per-edge temporary of a chunk on the CPU (4096 edges x 64 float32 features);
-#: 0.5-2 MiB were within the noise of each other on 768 water atoms (benchmarks/edge_chunks.py, run S21)
+#: 0.5-2 MiB were within the noise of each other on 768 water atoms (benchmarks/edge_chunks.py)
 CPU_CHUNK_BYTES = 1 << 20
 #: edges per chunk elsewhere (a GPU)
 DEVICE_EDGE_CHUNK = 1 << 20
@@ -20,7 +20,7 @@ DEVICE_EDGE_CHUNK = 1 << 20
 #: in cache, and the chunked backward recomputes): JAT took 8 % longer chunked on 768 water atoms in float32
 #: (10 MB per tensor), 18-38 % longer on 96 atoms and 10-20 % on the 120- and 240-atom EAN boxes, but 13 % less
 #: time on 768 atoms in float64 (21 MB);
-#: CMRET's convolution, (E, 2F), broke even on 768 atoms (benchmarks/edge_chunks.py, run S21)
+#: CMRET's convolution, (E, 2F), broke even on 768 atoms (benchmarks/edge_chunks.py)
 MIN_CHUNKED_BYTES = 16 << 20
 
 
