@@ -15,8 +15,8 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from .data.batch import AtomsBatch
 from .data.validate import check_min_distance, check_structure, default_multiplicity, resolve_charge_spin
-from .errors import ChargeSpinError
 from .device import resolve_device, resolve_dtype
+from .errors import ChargeSpinError
 from .memory import keep_freed_memory, recompute_needed
 from .model_file import load_potential, resolve_potential
 from .neighbors import NeighborCache

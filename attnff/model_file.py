@@ -14,9 +14,9 @@ from typing import Any
 
 from safetensors.torch import load_file, save_file
 
-from .version import __version__
 from .errors import ModelFileError
 from .potential import Potential
+from .version import __version__
 
 __all__ = ["FORMAT_VERSION", "save_potential", "load_potential", "read_metadata", "potentials_dir",
            "list_potentials", "resolve_potential"]

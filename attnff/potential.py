@@ -5,7 +5,8 @@ with eps_i the model's per-atom output. Forces F = -dE/dr and stress
 sigma = (1/V) dE/d(strain) come from one ``torch.autograd.grad`` call.
 """
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -29,10 +29,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from attnff.datagen.ean import ean_box
 
-    from attnff.models import jat
     from attnff import AttnCalculator
+    from attnff.datagen.ean import ean_box
+    from attnff.models import jat
 
     torch.set_num_threads(1)
     padded_slots = jat.receiver_slots

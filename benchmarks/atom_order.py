@@ -28,10 +28,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import build_system  # the same water boxes as the speed benchmark
-
 from attnff.memory import keep_freed_memory
 from attnff.neighbors import neighbor_list, spatial_order
+from speed import build_system  # the same water boxes as the speed benchmark
 
 CUTOFF = 5.0  # Angstrom, as the shipped ethanol potentials
 WIDTH = 64

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def box_errors(potential: str, path: Path, max_force: float) -> dict[int, dict]:
     """segment -> {"density", "temperature", "frames", "mae"} (force MAE in meV/A)."""
     from ase.io import read
-    from attnff.datagen.ean import neutral_cation_fraction
 
     from attnff import AttnCalculator
+    from attnff.datagen.ean import neutral_cation_fraction
 
     calc = AttnCalculator.load(potential, device="cpu", dtype="float64")
     boxes: dict[int, dict] = {}

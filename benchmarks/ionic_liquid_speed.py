@@ -62,9 +62,9 @@ def main() -> None:
 
     import torch
     from ase.optimize import FIRE
-    from attnff.datagen.ean import ean_box
 
     from attnff import AttnCalculator
+    from attnff.datagen.ean import ean_box
     from attnff.datagen.reference import method_description, tblite_calculator
 
     torch.set_num_threads(args.threads)

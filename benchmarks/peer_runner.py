@@ -85,12 +85,11 @@ def schnetpack_calculator(kind: str, dtype: torch.dtype):
 
 
 def nequip_calculator(dtype: torch.dtype):
+    import e3nn
     from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
     from nequip.integrations.ase import NequIPCalculator
     from nequip.model import NequIPGNNModel
     from nequip.utils.global_state import set_global_state
-
-    import e3nn
 
     # mace-torch pins e3nn 0.4.4, older than nequip wants; its optimisation switches lack jit_mode
     known = e3nn.get_optimization_defaults()

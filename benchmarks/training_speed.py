@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from attnff.data import GraphDataset
 from attnff.potential import Potential, fit_reference_energies
 from attnff.train import load_config
 from attnff.train.loop import _energy_scale, load_splits
 from attnff.train.loss import LossWeights, potential_loss
-from attnff.data import GraphDataset
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- training_speed.py: begin generated part -->", "<!-- training_speed.py: end generated part -->"

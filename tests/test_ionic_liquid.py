@@ -3,14 +3,12 @@
 import json
 
 import numpy as np
-import pytest
 from ase.io import write
 
 from attnff import AttnCalculator
 from attnff.cli import main
 from attnff.datagen import ean
 from tests.physics import assertions as check
-
 
 
 def _ean_box(pairs, seed=0):

@@ -14,10 +14,10 @@ from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS
 
 from attnff import AttnCalculator, list_potentials
-from attnff.errors import ChargeSpinError
 from attnff.data import DataSpec, GraphDataset, read_configurations
-from attnff.train import evaluate
 from attnff.datagen import ean
+from attnff.errors import ChargeSpinError
+from attnff.train import evaluate
 from tests.conftest import shared_file
 from tests.physics import assertions as check
 

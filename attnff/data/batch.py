@@ -1,7 +1,7 @@
 """AtomsBatch: structures as tensors, built once with the potential's dtype and device."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Sequence
 
 import numpy as np
 import torch

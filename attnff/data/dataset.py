@@ -1,6 +1,6 @@
 """A list of configurations with their neighbour lists computed once, served as batches."""
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch

@@ -18,9 +18,9 @@ import json
 import os
 import threading
 import time
-from io import StringIO
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from io import StringIO
 from multiprocessing import get_context
 from pathlib import Path
 

@@ -7,7 +7,6 @@ model is one entry here.
 from dataclasses import asdict
 from typing import Any
 
-
 from ..errors import ConfigError
 from ..typed_fields import build_dataclass
 from .base import AttnModel, ModelConfig

@@ -21,11 +21,22 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import (BesselBasis, ExpNormalBasis, RecordsAttention, blocks_for, chunkable, make_envelope, run_layer,
-                  run_layer_by_receivers, segment_softmax_with_self, segment_sum, worth_chunking)
+from ..nn import (
+    BesselBasis,
+    ExpNormalBasis,
+    RecordsAttention,
+    blocks_for,
+    chunkable,
+    make_envelope,
+    run_layer,
+    run_layer_by_receivers,
+    segment_softmax_with_self,
+    segment_sum,
+    worth_chunking,
+)
 from ..nn.embedding import ElectronConfigurationEmbedding
-from ..nn.scatter import expand_ranges
 from ..nn.equivariant import GatedEquivariantBlock
+from ..nn.scatter import expand_ranges
 from . import cmret_edges
 from .base import AttnModel
 from .inputs import ModelInputs

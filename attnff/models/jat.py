@@ -16,13 +16,26 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..nn import (MLP, AngularInvariants, BesselBasis, RecordsAttention, blocks_for, chunkable, make_envelope,
-                  receiver_slots, run_layer, run_layer_by_receivers, segment_softmax_with_self, segment_sum,
-                  unit_harmonics, worth_chunking)
+from ..nn import (
+    MLP,
+    AngularInvariants,
+    BesselBasis,
+    RecordsAttention,
+    blocks_for,
+    chunkable,
+    make_envelope,
+    receiver_slots,
+    run_layer,
+    run_layer_by_receivers,
+    segment_softmax_with_self,
+    segment_sum,
+    unit_harmonics,
+    worth_chunking,
+)
 from ..nn.angular import MAX_DEGREE
+from . import jat_edges
 from .base import AttnModel
 from .inputs import ModelInputs
-from . import jat_edges
 
 __all__ = ["JATConfig", "JAT"]
 

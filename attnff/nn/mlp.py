@@ -1,6 +1,6 @@
 """Multilayer perceptron with optional LayerNorm between layers."""
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 

@@ -11,13 +11,12 @@ Also prints how much attention goes to the own ion, to counter-ions and to like 
 import argparse
 from pathlib import Path
 
-
 import numpy as np
-from attnff.datagen.ean import ean_box
 
 from attnff import AttnCalculator
 from attnff.analysis import molecule_ids
 from attnff.attention_maps import attention_maps
+from attnff.datagen.ean import ean_box
 
 
 def ion_shares(matrix: np.ndarray, ions: np.ndarray) -> np.ndarray:

@@ -7,12 +7,11 @@
 import argparse
 from pathlib import Path
 
-
 from ase.io import write
 from ase.optimize import FIRE
-from attnff.datagen.ean import EXPERIMENTAL_DENSITY, ean_box
 
 from attnff import AttnCalculator
+from attnff.datagen.ean import EXPERIMENTAL_DENSITY, ean_box
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,9 +19,7 @@ resumes after an interruption: run it again with the same arguments.
 import argparse
 from pathlib import Path
 
-
 from attnff.datagen.ean import ion_pairs
-
 from attnff.datagen.reference import XTB_METHODS
 from attnff.datagen.sampling import Segment, generate
 

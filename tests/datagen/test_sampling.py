@@ -5,10 +5,9 @@ import pytest
 from ase.io import read
 
 from attnff.data.readers import DataSpec, read_configurations
-from attnff.datagen.sampling import Segment, generate, min_distance, run_segment
 from attnff.datagen import ean as _ean_module
+from attnff.datagen.sampling import Segment, generate, min_distance, run_segment
 from tests.conftest import require_module
-
 
 SEGMENT = Segment(index=0, seed=11, density_g_cm3=1.21, temperature_K=300.0, frames=3, stride=1,
                   relax_steps=2, relax_labels=1)

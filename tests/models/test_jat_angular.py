@@ -10,8 +10,8 @@ from scipy.spatial.transform import Rotation
 
 from attnff import AttnCalculator, save_potential
 from attnff.errors import ConfigError
-from attnff.train.loop import _initialise_from
 from attnff.nn import unit_harmonics
+from attnff.train.loop import _initialise_from
 from tests.conftest import small_potential, small_water_box
 from tests.physics import assertions as check
 
