@@ -62,11 +62,22 @@ def model_name(request) -> str:
     return request.param
 
 
+#: where each reference file of ../shared/data comes from (named in the skip reason when it is missing)
+SHARED_SOURCES = {
+    "md17_ethanol_2000.npz": "2000 configurations of MD17 ethanol (Chmiela et al. 2017, from sgdml.org), "
+                             "npz with R (A), z, E (kcal/mol), F (kcal/mol/A)",
+    "ch2_2000_train.db": "the CMRET paper's CH2 singlet/triplet training set (CMRET authors' repository), ASE db",
+    "ch2_2000_test.db": "the CMRET paper's CH2 singlet/triplet test set (CMRET authors' repository), ASE db",
+    "ani1_gdb_s01.h5": "the ANI-1 subset with one heavy atom (Smith et al. 2017, ANI-1 data set), HDF5",
+}
+
+
 def shared_file(name: str) -> Path:
     """Path of a ../shared/data file; skip without it, except under CI=true where it must exist."""
     path = SHARED_DATA / name
     if not path.is_file():
-        message = f"{path} not found: the shared reference data sits beside the project as ../shared"
+        message = (f"{path} not found: the project's reference data beside the checkout (../shared/data); "
+                   f"{name} is {SHARED_SOURCES.get(name, 'a reference data file')}")
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message + " (required under CI=true)")
         pytest.skip(message)
