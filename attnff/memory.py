@@ -107,7 +107,7 @@ def keep_freed_memory(threshold: int = KEEP_THRESHOLD) -> bool:
         return False
     try:
         libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # glibc only: musl's mallopt does nothing
+        _ = libc.gnu_get_libc_version  # glibc only: musl's mallopt does nothing
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["MAX_OPEN_EXTENT", "widest_open_axis", "neighbor_list", "neighbor_list_torch", "radius_graph_torch", "device_backend", "spatial_order",
-           "NeighborCache"]
+__all__ = ["MAX_OPEN_EXTENT", "widest_open_axis", "neighbor_list", "neighbor_list_torch", "radius_graph_torch",
+           "device_backend", "spatial_order", "NeighborCache"]
 
 
 def neighbor_list(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
@@ -112,7 +112,8 @@ def neighbor_list_torch(positions: torch.Tensor, cell: np.ndarray, pbc: np.ndarr
     pbc = np.asarray(pbc, dtype=bool)
     device = positions.device
     if positions.shape[0] == 0 or (positions.shape[0] == 1 and not pbc.any()):
-        return torch.zeros((2, 0), dtype=torch.long, device=device), torch.zeros((0, 3), dtype=torch.long, device=device)
+        return (torch.zeros((2, 0), dtype=torch.long, device=device),
+                torch.zeros((0, 3), dtype=torch.long, device=device))
     box = torch.as_tensor(_vesin_box(cell, pbc), dtype=positions.dtype, device=device)
     periodic = torch.as_tensor(pbc, device=device) if pbc.any() else False
     i, j, shifts = NeighborList(cutoff=float(cutoff), full_list=True).compute(

@@ -209,8 +209,8 @@ def grid_plot(result: ScanResult, png: str | os.PathLike,
             coordinate label, as in ``result.coordinates``, to ``[min, max]`` in that coordinate's unit
             (Angstrom or degrees), e.g. ``{"bond_0_1_A": [1.3, 1.7], "angle_0_1_2_deg": [95, 125]}``, or a
             coordinate kind to a range for every coordinate of that kind, e.g. ``{"bond": [0.95, 1.2],
-            "angle": [90, 140]}``. A coordinate it does not name is taken as unbounded. Model cards keep this mapping under
-            ``card["domain"]``, so ``training_domain=calc.metadata["card"].get("domain")`` draws it.
+            "angle": [90, 140]}``. A coordinate it does not name is taken as unbounded. Model cards keep this mapping
+            under ``card["domain"]``, so ``training_domain=calc.metadata["card"].get("domain")`` draws it.
         title: figure title; default "rigid scan" or "relaxed scan".
 
     Energies are relative to the lowest energy of all states (meV below a 1 eV

@@ -6,7 +6,8 @@
 Each shipped potential is evaluated in float64 on the test split named by its
 training config (examples/configs/<name>.yaml), which reads ../shared/data.
 With --ean, only the EAN test table of each given potential file is made, printed and
-written to benchmarks/results/ean_test_<file stem, or folder of a model.safetensors>.md (docs/accuracy.md is left alone).
+written to benchmarks/results/ean_test_<file stem, or folder of a model.safetensors>.md (docs/accuracy.md is left
+alone).
 """
 
 import argparse
@@ -94,7 +95,10 @@ def ch2_table() -> list[str]:
     checked for the sign of the singlet-triplet gap, with the model evaluated in both states.
     """
     shared = ROOT.parent / "shared" / "data"
-    spec = lambda name: DataSpec(str(shared / name), energy_key="E", forces_key="F", spin_key="S")
+
+    def spec(name):
+        return DataSpec(str(shared / name), energy_key="E", forces_key="F", spin_key="S")
+
     test = read_configurations(spec("ch2_2000_test.db"))
     def key(c):  # the geometry up to rotation and translation: both C-H lengths and the angle
         r1, r2 = c.positions[1] - c.positions[0], c.positions[2] - c.positions[0]
@@ -141,7 +145,8 @@ def ean_table(potential: str = "jat-ean") -> list[str]:
              "Reference MD: frames of GFN1-xTB Langevin MD (and its relaxation) at 300-500 K and 1.10-1.32 g/cm3.",
              "Active learning: frames of MD driven by a first, small JAT, labelled with GFN1-xTB; those with an",
              f"atomic force above {cap.max_force} eV/A (up to {largest:.0f} eV/A here) are near-collisions, left out",
-             "of the first training stage (examples/ionic_liquid/pipeline.sh, stage base) and included from the second.",
+             "of the first training stage (examples/ionic_liquid/pipeline.sh, stage base) and included from the "
+             "second.",
              "Target: force MAE <= 80 meV/A (JAT thesis on EAN).",
              "",
              "| frames | count | E MAE (meV/atom) | F MAE (meV/A) | F RMSE (meV/A) | stress MAE (GPa) "
@@ -161,7 +166,8 @@ def ean_table(potential: str = "jat-ean") -> list[str]:
     return lines
 
 
-EAN_HEADER = "| frames | count | E MAE (meV/atom) | F MAE (meV/A) | F RMSE (meV/A) | stress MAE (GPa) | stress RMSE (GPa) |"
+EAN_HEADER = ("| frames | count | E MAE (meV/atom) | F MAE (meV/A) | F RMSE (meV/A) | stress MAE (GPa) "
+              "| stress RMSE (GPa) |")
 
 
 def _ean_row(label: str, configs: list, calc: AttnCalculator) -> str:
@@ -203,7 +209,8 @@ def candidate_tables(paths: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ean", nargs="+", metavar="POTENTIAL", help="only the EAN test table of these potential files")
+    parser.add_argument("--ean", nargs="+", metavar="POTENTIAL",
+                        help="only the EAN test table of these potential files")
     args = parser.parse_args()
     if args.ean:
         candidate_tables(args.ean)
@@ -224,7 +231,8 @@ def main() -> None:
         target, source = TARGETS.get(name, (None, ""))
         met = "" if target is None else ("yes" if m["forces_mae_kcal_mol"] <= target else "no")
         lines.append(
-            f"| {name} | {len(test_configs)} configs | {1e3 * m['energy_mae']:.2f} meV ({m['energy_mae_kcal_mol']:.3f}) "
+            f"| {name} | {len(test_configs)} configs "
+            f"| {1e3 * m['energy_mae']:.2f} meV ({m['energy_mae_kcal_mol']:.3f}) "
             f"| {1e3 * m['energy_rmse']:.2f} meV ({m['energy_rmse_kcal_mol']:.3f}) "
             f"| {1e3 * m['forces_mae']:.1f} meV/A ({m['forces_mae_kcal_mol']:.3f}) "
             f"| {1e3 * m['forces_rmse']:.1f} meV/A ({m['forces_rmse_kcal_mol']:.3f}) "

@@ -38,7 +38,8 @@ def main() -> None:
     padded_slots = jat.receiver_slots
     paths = {"direct": lambda receivers, num_atoms: None, "padded": padded_slots}
     calc = AttnCalculator.load(args.potential, device="cpu", dtype="float32")
-    lines = ["| ion pairs | atoms | pairs in the model | direct (ms) | padded (ms) | speed-up |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| ion pairs | atoms | pairs in the model | direct (ms) | padded (ms) | speed-up |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for pairs in args.pairs:
         batch = calc.batch_for(ean_box(pairs, seed=0))
         times = {name: [] for name in paths}
@@ -55,8 +56,8 @@ def main() -> None:
                 times[name].append(statistics.median(per_call))
         jat.receiver_slots = padded_slots
         direct, padded = (1e3 * statistics.median(times[name]) for name in ("direct", "padded"))
-        lines.append(f"| {pairs} | {batch.numbers.shape[0]} | {batch.edge_index.shape[1]} | {direct:.1f} | {padded:.1f} "
-                     f"| {direct / padded:.2f}x |")
+        lines.append(f"| {pairs} | {batch.numbers.shape[0]} | {batch.edge_index.shape[1]} "
+                     f"| {direct:.1f} | {padded:.1f} | {direct / padded:.2f}x |")
     print(f"`python benchmarks/angular_density.py {' '.join(sys.argv[1:])}`: {args.potential}, energy + forces + "
           f"stress, CPU time per call, median of {args.calls} calls, median over {args.rounds} alternating rounds\n")
     print("\n".join(lines))

@@ -66,7 +66,8 @@ def main(argv=None) -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         ratios = [b / a for b, a in zip(row["before_ms"], row["after_ms"])]
-        print(f"| {row['model']} | {row['n_atoms']} | {row['dtype']} | {' / '.join(f'{t:.0f}' for t in row['before_ms'])} "
+        print(f"| {row['model']} | {row['n_atoms']} | {row['dtype']} "
+              f"| {' / '.join(f'{t:.0f}' for t in row['before_ms'])} "
               f"| {' / '.join(f'{t:.0f}' for t in row['after_ms'])} | {', '.join(f'{r:.2f}x' for r in ratios)} "
               f"| **{row['speedup_median']:.2f}x** |")
 

@@ -7,7 +7,8 @@ Each generator segment (``info["segment"]``) is one independently packed box; it
 trajectory of that box, so they are strongly correlated and the number of boxes, not of frames, sets
 how well a test file measures the error on boxes the potential has not seen. For every box the force
 MAE (float64, frames whose largest reference force is at most --max-force eV/A) is listed with the
-box's density and temperature and the share of its cations that have lost their proton to a nitrate; the mean over boxes and its standard error close the table. Written to
+box's density and temperature and the share of its cations that have lost their proton to a nitrate; the mean
+over boxes and its standard error close the table. Written to
 benchmarks/results/ean_box_errors_<potential stem>_on_<data stem>.md.
 """
 
@@ -64,8 +65,8 @@ def main() -> None:
              "| box (segment) | driver | density (g/cm3) | T (K) | frames | neutral cations (%) | force MAE |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for segment, box in sorted(boxes.items()):
-        lines.append(f"| {segment} | {box['driver']} | {box['density']:.2f} | {box['temperature']:.0f} | {box['frames']} "
-                     f"| {box['neutral']:.1f} | {box['mae']:.1f} |")
+        lines.append(f"| {segment} | {box['driver']} | {box['density']:.2f} | {box['temperature']:.0f} "
+                     f"| {box['frames']} | {box['neutral']:.1f} | {box['mae']:.1f} |")
     spread = maes.std(ddof=1) if len(maes) > 1 else float("nan")
     summary = (f"Mean over boxes {maes.mean():.1f} meV/A, standard error {spread / np.sqrt(len(maes)):.1f} "
                f"(box-to-box standard deviation {spread:.1f}); range {maes.min():.1f}-{maes.max():.1f}.")

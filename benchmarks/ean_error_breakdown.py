@@ -73,8 +73,8 @@ def main() -> None:
     data_tag = "" if args.data.name == "ean_test.extxyz" else f"_on_{args.data.stem}"  # a training file: fit
     out = ROOT / "benchmarks" / "results" / f"ean_error_breakdown_{Path(args.potential).stem}{data_tag}.md"
     command = " ".join(sys.argv[1:])
-    out.write_text("\n".join([f"# jat-ean force error by ion part (`python benchmarks/ean_error_breakdown.py {command}`)",
-                              "", *lines, ""]))
+    title = f"# jat-ean force error by ion part (`python benchmarks/ean_error_breakdown.py {command}`)"
+    out.write_text("\n".join([title, "", *lines, ""]))
 
 
 if __name__ == "__main__":

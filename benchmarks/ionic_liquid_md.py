@@ -100,7 +100,8 @@ def _report(args, results: dict) -> str:
     for name, r in results.items():
         density = f"{r['mean_density_g_cm3']:.3f}" if r.get("mean_density_g_cm3") else "-"
         lines.append(f"| {name.upper()} | {r['steps']} | {r['time_ps']:.1f} | {r['has_nan']} | {r['analysed_frames']} "
-                     f"| {r['broken_molecule_frames']} | {r['labile_changed_frames']} | {r['neutral_cation_percent']:.2f} "
+                     f"| {r['broken_molecule_frames']} | {r['labile_changed_frames']} "
+                     f"| {r['neutral_cation_percent']:.2f} "
                      f"| {r['mean_temperature_K']:.1f} | {density} "
                      f"| {r['wall_minutes']:.1f} | {r['ms_per_step']:.1f} |")
     npt = results.get("npt", {})
@@ -163,7 +164,8 @@ def main() -> None:
         if not (run_dir / "summary.json").exists() or not (run_dir / "analysis.json").exists():
             print(f"{name}: no results, see {args.out / (name + '.log')}")
             continue
-        result = json.loads((run_dir / "summary.json").read_text()) | json.loads((run_dir / "analysis.json").read_text())
+        result = json.loads((run_dir / "summary.json").read_text())
+        result |= json.loads((run_dir / "analysis.json").read_text())
         # the last invocation that ran steps (timing.json), so a rerun of finished runs still reports it
         timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").exists() else {}
         result["wall_minutes"] = timing.get("wall_minutes", float("nan"))

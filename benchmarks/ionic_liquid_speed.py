@@ -73,7 +73,8 @@ def main() -> None:
         box = ean_box(pairs, seed=0)
         box.calc = AttnCalculator.load(args.potential, device="cpu")
         FIRE(box, maxstep=0.1, logfile=None).run(fmax=0.1, steps=200)
-        model = _step_seconds(box, AttnCalculator.load(args.potential, device="cpu", dtype="float32"), args.steps, clock)
+        calc = AttnCalculator.load(args.potential, device="cpu", dtype="float32")
+        model = _step_seconds(box, calc, args.steps, clock)
         compiled = first_call = None
         if args.compile:
             calc = AttnCalculator.load(args.potential, device="cpu", dtype="float32", compile_model=True)
@@ -90,7 +91,8 @@ def main() -> None:
     lines = [
         "# jat-ean against its reference: seconds per MD step",
         "",
-        f"Written by `python benchmarks/ionic_liquid_speed.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')}: "
+        f"Written by `python benchmarks/ionic_liquid_speed.py {' '.join(sys.argv[1:])}` "
+        f"on {time.strftime('%Y-%m-%d')}: "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} thread(s) "
         f"for both codes, torch {torch.__version__}, {method_description(args.method)}, load average "
         f"{os.getloadavg()[0]:.1f} at the end.",

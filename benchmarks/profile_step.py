@@ -64,7 +64,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["jat", "cmret"], choices=list(ATTNFF_MODELS))
     parser.add_argument("--atoms", type=int, default=768, help="water box size (96, 768, 6144, ...)")
-    parser.add_argument("--ean", type=int, metavar="PAIRS", help="profile jat-ean on an EAN box of PAIRS ion pairs instead")
+    parser.add_argument("--ean", type=int, metavar="PAIRS",
+                        help="profile jat-ean on an EAN box of PAIRS ion pairs instead")
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])

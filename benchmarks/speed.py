@@ -474,7 +474,8 @@ def peer_install_note(peer: str) -> str:
 
 #: import checked after installing each distribution
 PEER_IMPORTS = {"schnetpack": ("import typing, torch.utils.data.dataloader as d; "
-                               "d.T_co = typing.TypeVar('T_co', covariant=True); import schnetpack"), "nequip": "import nequip",
+                               "d.T_co = typing.TypeVar('T_co', covariant=True); import schnetpack"),
+                "nequip": "import nequip",
                 "mace-torch": "from mace.modules import MACE", "torchmd-net": "import torchmdnet.models.model"}
 
 
@@ -554,7 +555,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="also time each model with compile_model=True (stored as <model>@compile)")
     parser.add_argument("--variants-only", action="store_true",
-                        help="time only the --baseline-root/--recompute/--no-recompute/--compile variants, not the plain models")
+                        help="time only the --baseline-root/--recompute/--no-recompute/--compile variants, "
+                             "not the plain models")
     parser.add_argument("--retry-oom", action="store_true", help="rerun cases stored as out of memory")
     parser.add_argument("--run-label", default=time.strftime("%Y-%m-%d", time.gmtime()),
                         help="text stored with each result as 'run' (default: today's date, UTC); the report pairs "

@@ -43,7 +43,8 @@ def _cell(result: dict | None, what: str = "time") -> str:
     if result is None:
         return ""
     if result.get("status") != "ok":
-        return {"oom": "OOM", "skipped": "skipped", "timeout": "timeout", "killed": "stopped"}.get(result.get("status"), "error")
+        labels = {"oom": "OOM", "skipped": "skipped", "timeout": "timeout", "killed": "stopped"}
+        return labels.get(result.get("status"), "error")
     if what == "rss":
         return f"{result['peak_rss_mib'] / 1024:.2f}"
     us = 1e3 * result["ms_per_call"] / result["n_atoms"]
@@ -182,7 +183,8 @@ def before_after_section(cases: dict) -> str:
                     cells += [f"{r['ms_per_call']:.4g}" if ok else _cell(r),
                               f"{before['ms_per_call'] / r['ms_per_call']:.2f}x" if ok else ""]
                 rss = after[0] if after[0] and after[0].get("status") == "ok" else None
-                rss_text = f"{before['peak_rss_mib'] / 1024:.2f} / " + (f"{rss['peak_rss_mib'] / 1024:.2f}" if rss else "")
+                rss_after = f"{rss['peak_rss_mib'] / 1024:.2f}" if rss else ""
+                rss_text = f"{before['peak_rss_mib'] / 1024:.2f} / " + rss_after
                 any_row = True
                 lines.append(f"| {label(model)} | {n} | {dtype} | {before['ms_per_call']:.4g} | "
                              + " | ".join(cells) + f" | {rss_text} |")

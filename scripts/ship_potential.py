@@ -35,7 +35,8 @@ def _metrics_table(metrics: dict) -> str:
         rows += ["", "| set | energy MAE per atom | stress MAE | stress RMSE |", "| --- | --- | --- | --- |"]
         rows += [f"| {name} ({int(m['count'])}) | {1e3 * m['energy_per_atom_mae']:.2f} meV/atom | "
                  f"{1e3 * m['stress_mae']:.3f} meV/A^3 ({160.21766 * m['stress_mae']:.3f} GPa) | "
-                 f"{1e3 * m['stress_rmse']:.3f} meV/A^3 ({160.21766 * m['stress_rmse']:.3f} GPa) |" for name, m in stress]
+                 f"{1e3 * m['stress_rmse']:.3f} meV/A^3 ({160.21766 * m['stress_rmse']:.3f} GPa) |"
+                 for name, m in stress]
     return "\n".join(rows)
 
 
@@ -56,6 +57,7 @@ def _max_force(data: dict) -> str:
 def model_card(meta: dict) -> str:
     card, training, data = meta["card"], meta["card"]["training"], meta["card"]["data"]
     config = ", ".join(f"{k}={v}" for k, v in meta["config"].items())
+    test_file = f", test file `{data['test_file']}`" if data.get("test_file") else ""
     return f"""# {card['name']}
 
 {card['description']}
@@ -66,7 +68,7 @@ def model_card(meta: dict) -> str:
 - Reference: {card.get('reference', '')}
 
 ## Data
-- File `{data['file']}` (sha256 `{data['sha256'][:16]}...`){f", test file `{data['test_file']}`" if data.get('test_file') else ''}
+- File `{data['file']}` (sha256 `{data['sha256'][:16]}...`){test_file}
 - Split {data['split']}; sizes {data['sizes']}{_max_force(data)}
 
 ## Errors (float64 evaluation of the shipped weights)

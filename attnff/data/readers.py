@@ -105,7 +105,7 @@ def _read_ase(spec, e_unit, l_unit) -> list[Configuration]:
     configs = []
     for atoms in ase.io.read(spec.path, index=":"):
         results = atoms.calc.results if atoms.calc is not None else {}
-        pick = lambda key, default, store: (  # noqa: E731
+        pick = lambda key, default, store, results=results: (  # noqa: E731
             store.get(key) if key is not None else results.get(default, store.get(default)))
         labels = {"energy": pick(spec.energy_key, "energy", atoms.info),
                   "forces": pick(spec.forces_key, "forces", atoms.arrays),
@@ -123,7 +123,7 @@ def _read_db(spec, e_unit, l_unit) -> list[Configuration]:
         for row in db.select():
             atoms = row.toatoms()
             data = row.data or {}
-            label = lambda key, default: (  # noqa: E731
+            label = lambda key, default, data=data, row=row: (  # noqa: E731
                 data.get(key, row.get(key)) if key is not None else row.get(default, data.get(default)))
             spin = data.get(spec.spin_key, row.get(spec.spin_key)) if spec.spin_key else None
             atoms.info.update(row.key_value_pairs)

@@ -5,7 +5,8 @@ from ase.data import chemical_symbols
 
 from ..errors import ChargeSpinError, InvalidStructureError
 
-__all__ = ["MAX_COORDINATE", "MIN_DISTANCE", "check_structure", "check_min_distance", "resolve_charge_spin", "default_multiplicity"]
+__all__ = ["MAX_COORDINATE", "MIN_DISTANCE", "check_structure", "check_min_distance", "resolve_charge_spin",
+           "default_multiplicity"]
 
 #: Atoms closer than this (Angstrom) are treated as an error, not evaluated.
 MIN_DISTANCE = 0.1

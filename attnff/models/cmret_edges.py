@@ -6,8 +6,8 @@ messages s3 r_ij / d_ij (E, 3, F); a plain autograd call keeps most of them for 
 the forces are taken. ``edge_convolution`` keeps only the (N, F) node features, the (E, K) basis,
 the envelope and the unit vectors, works through the edges in chunks (``nn.chunks``) and
 recomputes each chunk's features in the backward pass. ``attention_logits`` and ``attention_sum`` do the
-same for the self-attention (the gathered queries, keys and values, (E, H, D) each). Force calls only: the weights must not
-require gradients, and the backward is not differentiable again (training keeps the plain layer).
+same for the self-attention (the gathered queries, keys and values, (E, H, D) each). Force calls only: the weights must
+not require gradients, and the backward is not differentiable again (training keeps the plain layer).
 """
 
 import math

@@ -102,7 +102,8 @@ class _EdgeMessages(torch.autograd.Function):
 
 
 def edge_logits(h_recv: torch.Tensor, h_send: torch.Tensor, rbf: torch.Tensor, edge_index: torch.Tensor,
-                edge_weight: torch.Tensor, attention: torch.Tensor, cap: float, chunk: int | None = None) -> torch.Tensor:
+                edge_weight: torch.Tensor, attention: torch.Tensor, cap: float,
+                chunk: int | None = None) -> torch.Tensor:
     """GATv2 logits of every edge, (E, H).
 
     Args:

@@ -31,7 +31,7 @@ def test_switched_off_after_an_error_and_not_nestable():
     model = nn.Sequential(_Toy())
     with pytest.raises(ZeroDivisionError):
         with record_attention(model):
-            1 / 0
+            raise ZeroDivisionError("inside the recording block")
     assert model[0].recording is None
     with record_attention(model):
         with pytest.raises(RuntimeError, match="already"):
