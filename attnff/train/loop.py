@@ -2,6 +2,7 @@
 a checkpoint every epoch, exact resume, metrics log, and the potential file at the end."""
 
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -16,7 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from .. import __version__
+from ..version import __version__
 from ..device import resolve_dtype
 from ..data.dataset import GraphDataset, split_indices
 from ..data.readers import read_configurations
@@ -195,6 +196,11 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.checkpoint, self.epoch = checkpoint, epoch
 
 
+#: DistributedDataParallel's switch for the per-step buffer broadcast (renamed in torch 2.13)
+_NO_BUFFER_SYNC = {"forward_sync_buffers": False} \
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters else {"broadcast_buffers": False}
+
+
 class _BatchLoss(torch.nn.Module):
     """The potential and its loss terms as one module: the one DistributedDataParallel wraps, so that
     its output (the loss sums, whose graph holds the force derivatives) is where backward starts and
@@ -322,8 +328,10 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
 
     step_loss = _BatchLoss(potential, weights, use_stress)
     if ranks.enabled:
-        # device_ids=None: batches are moved to the rank's device here, not by DDP
-        step_loss = DistributedDataParallel(step_loss, find_unused_parameters=True, broadcast_buffers=False)
+        # device_ids=None: batches are moved to the rank's device here, not by DDP. find_unused_parameters:
+        # heads outside the loss (a dipole head without dipole_weight, charge/spin terms of neutral
+        # batches) get no gradient. Buffers (references, scale) are equal on all ranks and never change.
+        step_loss = DistributedDataParallel(step_loss, find_unused_parameters=True, **_NO_BUFFER_SYNC)
     reduce = (lambda values: ranks.sum(torch.from_numpy(values)).numpy()) if ranks.enabled else None  # noqa: E731
 
     bar = tqdm(total=t.epochs, initial=state["epoch"], desc=config.name, unit="epoch",
