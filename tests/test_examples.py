@@ -79,3 +79,30 @@ def test_attention_map_example_reduced(potential_file, tmp_path):
     result = _run("attention_map.py", "--quick", "--potential", potential_file("jat"), "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     _assert_png(tmp_path / "attention_jat.png")
+
+
+CONFIGS = sorted((EXAMPLES / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_example_config_parses_and_reads_no_private_path(path):
+    from attnff.train import load_config
+
+    config = load_config(path)
+    assert config.name and config.output
+    for data_path in config.data.paths + config.data.test_paths:
+        assert "shared" not in Path(data_path).parts, f"{path.name} reads {data_path}"
+        shipped_or_external = Path(data_path).resolve().parent.name in ("data", "external")
+        assert shipped_or_external, f"{path.name}: {data_path} is neither shipped data nor data/external"
+
+
+def test_quickstart_config_trains_on_shipped_data(tmp_path):
+    from attnff import AttnCalculator
+    from attnff.train import load_config, train
+
+    config = load_config(EXAMPLES / "configs" / "quickstart_ch2.yaml",
+                         [f"output={tmp_path / 'run'}", "training.epochs=1", "model.width=8", "model.num_layers=1"])
+    calc = AttnCalculator.load(train(config, progress=False), device="cpu")
+    atoms = Atoms("CH2", positions=[[0, 0, 0], [1.1, 0, 0], [-0.3, 1.05, 0]], info={"multiplicity": 3})
+    atoms.calc = calc
+    assert np.isfinite(atoms.get_potential_energy())
