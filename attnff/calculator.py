@@ -120,7 +120,7 @@ class AttnCalculator(Calculator):
         #: (charge, multiplicity) states the potential was trained on, from its card (None: not recorded)
         self.trained_states = {tuple(state) for state in card["states"]} if card.get("states") else None
         self.allow_untrained_states = bool(allow_untrained_states)
-        self._warned_states: set[tuple[int, int]] = set()
+        self._warned_states = set[tuple[int, int]]()  # not annotated: `set` in the class body is Calculator.set
         self.skin = float(skin)
         self._new_neighbor_list()
         #: what to call this potential in logs and plots: the model card's name, else the model's
