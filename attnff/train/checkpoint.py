@@ -38,8 +38,9 @@ def is_checkpoint(path: str | os.PathLike) -> bool:
     if not path.is_file():
         return False
     with open(path, "rb") as handle:
-        head = handle.read(2)
-    return head == b"PK" or head[:1] == b"\x80"
+        head = handle.read(9)
+    # a safetensors file starts with its header length, whose first byte may be 0x80; byte 8 is then "{"
+    return head[:2] == b"PK" or (head[:1] == b"\x80" and head[8:9] != b"{")
 
 
 def checkpoint_hint(path: str | os.PathLike) -> str:

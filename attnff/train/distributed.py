@@ -18,8 +18,8 @@ The contract kept by the training loop (docs/training.md):
 """
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
@@ -111,14 +111,6 @@ class Ranks:
         moved = self._on_device(values).contiguous()
         dist.broadcast(moved, src=0)
         return moved.cpu()
-
-    def object_from_main(self, value: Any) -> Any:
-        """Rank 0's copy of a small picklable Python object on every rank."""
-        if not self.enabled:
-            return value
-        box = [value]
-        dist.broadcast_object_list(box, src=0, device=self.device if dist.get_backend() == "nccl" else None)
-        return box[0]
 
     def barrier(self) -> None:
         """Wait until every rank has arrived (no-op on one process)."""

@@ -17,15 +17,15 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from ..version import __version__
-from ..device import resolve_dtype
 from ..data.dataset import GraphDataset, split_indices
 from ..data.readers import read_configurations
-from ..model_file import load_potential, resolve_potential, save_potential
 from ..data.validate import default_multiplicity
+from ..device import resolve_dtype
 from ..errors import ConfigError, ModelFileError
+from ..model_file import load_potential, resolve_potential, save_potential
 from ..models import config_to_dict
 from ..potential import Potential, fit_reference_energies
+from ..version import __version__
 from .checkpoint import checkpoint_hint, is_checkpoint, load_checkpoint, save_checkpoint
 from .config import RunConfig
 from .distributed import Ranks

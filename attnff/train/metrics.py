@@ -5,7 +5,7 @@ ranks can score disjoint shards and add their sums before dividing: the result e
 one-process metrics over the whole set, each configuration counted once.
 """
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

@@ -16,8 +16,7 @@ import torch.multiprocessing as mp
 from attnff.data import GraphDataset, read_configurations
 from attnff.data.readers import DataSpec
 from attnff.model_file import load_potential
-from attnff.train import evaluate, parse_config, train
-from attnff.train import loop
+from attnff.train import evaluate, loop, parse_config, train
 from attnff.train.distributed import Ranks
 
 #: seconds a spawned run may take before the test fails (instead of hanging)
@@ -82,7 +81,7 @@ def _worker(rank: int, world_size: int, port: int, jobs: list, log_dir: str, kil
             potential, _ = load_potential(potential_path)
             dataset = GraphDataset(read_configurations(DataSpec(data_path)), potential.cutoff)
             ranks = Ranks.from_environment("cpu")
-            reduce = lambda values: ranks.sum(torch.from_numpy(values)).numpy()  # noqa: E731
+            reduce = lambda values, r=ranks: r.sum(torch.from_numpy(values)).numpy()  # noqa: E731
             metrics = evaluate(potential, dataset, 4, ranks.shard(range(len(dataset))), reduce)
             if rank == 0:
                 Path(out).write_text(json.dumps(metrics))

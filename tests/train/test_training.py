@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from ase.build import bulk, molecule
-from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 from safetensors.torch import load_file
@@ -17,40 +17,16 @@ from attnff.cli import main
 from attnff.errors import ConfigError
 from attnff.train import load_config, parse_config, train
 
-EPOCHS = 3
+from .tiny_runs import EPOCHS, tiny_raw, write_emt_data
 
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
     """EMT-labelled molecules and periodic cells (energies, forces, stress) as extxyz."""
-    rng = np.random.default_rng(0)
-    frames = []
-    for k in range(24):
-        if k % 2:
-            atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
-            atoms.rattle(0.05, seed=k)
-            atoms.set_cell(atoms.cell * (1 + 0.02 * rng.normal()), scale_atoms=True)
-        else:
-            atoms = molecule("CH3OH")
-            atoms.rattle(0.05, seed=k)
-        atoms.calc = EMT()
-        atoms.get_potential_energy(), atoms.get_forces()
-        if atoms.pbc.all():
-            atoms.get_stress()
-        frames.append(atoms)
-    path = tmp_path_factory.mktemp("data") / "emt.extxyz"
-    write(path, frames)
-    return path
+    return write_emt_data(tmp_path_factory.mktemp("data") / "emt.extxyz")
 
 
-def _raw(data_file, out, **training):
-    return {
-        "name": "tiny", "output": str(out), "seed": 3, "description": "test run",
-        "data": {"path": str(data_file), "split": {"train": 0.6, "validation": 0.2, "test": 0.2}},
-        "model": {"name": "jat", "width": 8, "num_heads": 2, "num_layers": 2, "num_basis": 4, "cutoff": 3.0},
-        "training": {"epochs": EPOCHS, "batch_size": 4, "lr": 3e-3, "warmup_epochs": 1, "stress_weight": 1.0,
-                     "device": "cpu", **training},
-    }
+_raw = tiny_raw
 
 
 def test_tiny_run_writes_loadable_potential_with_card(data_file, tmp_path):
@@ -88,9 +64,22 @@ def test_max_force_drops_training_frames_and_scores_test_within_cap(data_file, t
     assert card["metrics"]["test"]["count"] == len(frames)
 
 
-@pytest.mark.parametrize("loss", ["huber", "logcosh"])
-def test_other_losses_train(data_file, tmp_path, loss):
-    train(parse_config(_raw(data_file, tmp_path / loss, epochs=1, loss=loss, ema_decay=0.0)), progress=False)
+@pytest.mark.parametrize("loss", ["mse", "huber", "logcosh"])
+def test_each_loss_trains_to_finite_falling_losses(data_file, tmp_path, loss):
+    train(parse_config(_raw(data_file, tmp_path / loss, loss=loss, ema_decay=0.0)), progress=False)
+    log = [json.loads(line) for line in (tmp_path / loss / "metrics.jsonl").read_text().splitlines()]
+    assert len(log) == EPOCHS
+    for record in log:
+        assert all(np.isfinite(v) for k, v in record.items() if k != "epoch"), record
+    assert log[-1]["train_loss"] < log[0]["train_loss"]
+    card = json.loads((tmp_path / loss / "card.json").read_text())
+    assert all(np.isfinite(v) for part in ("validation", "test") for v in card["metrics"][part].values())
+
+
+def test_a_nan_loss_stops_training(data_file, tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "combine_terms", lambda *args: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(FloatingPointError, match="epoch 1: the training loss is nan"):
+        train(parse_config(_raw(data_file, tmp_path / "nan")), progress=False)
 
 
 def test_resume_continues_exactly(data_file, tmp_path, monkeypatch):
@@ -157,7 +146,8 @@ def test_fine_tuning_keeps_the_source_scale_only_when_asked(data_file, tmp_path)
         raw = _raw(data_file, tmp_path / f"keep{keep}", epochs=1, init_from=str(first), init_keep_scale=keep,
                    stress_weight=0.0)
         raw["data"]["path"] = str(stronger)
-        scales[keep] = float(AttnCalculator.load(train(parse_config(raw), progress=False), device="cpu").potential.scale)
+        written = train(parse_config(raw), progress=False)
+        scales[keep] = float(AttnCalculator.load(written, device="cpu").potential.scale)
     assert scales[True] == pytest.approx(source_scale, rel=1e-12)
     assert abs(scales[False] - source_scale) > 1e-3 * source_scale
 
