@@ -249,6 +249,7 @@ def _restart_state(atoms: Atoms, out: Path) -> tuple[int, float]:
     if not traj_path.is_file():
         raise FileNotFoundError(f"restart=True but {traj_path} does not exist; start a new run instead")
     last = read(traj_path, index=-1)
+    assert isinstance(last, Atoms)  # one frame: index is an int
     if len(last) != len(atoms) or (last.numbers != atoms.numbers).any():
         raise ValueError(f"{traj_path} holds a different structure ({last.get_chemical_formula()}) "
                          f"than the one given ({atoms.get_chemical_formula()})")

@@ -20,7 +20,7 @@ import torch
 try:
     import resource
 except ImportError:  # Windows
-    resource = None
+    resource = None  # type: ignore[assignment]  # the module or None, checked before use
 
 __all__ = ["AUTO_RECOMPUTE_FLOOR", "AUTO_RECOMPUTE_SHARE", "KEEP_THRESHOLD", "keep_freed_memory", "memory_budget",
            "recompute_needed"]

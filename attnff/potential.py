@@ -30,6 +30,9 @@ class Potential(nn.Module):
         scale: energy scale in eV applied to the model's per-atom output.
     """
 
+    species_index: torch.Tensor  # buffer: atomic number -> embedding row
+    scale: torch.Tensor  # buffer, eV
+
     def __init__(self, model_name: str, model_config: Any, species: Sequence[int],
                  reference_energies: Sequence[float] | None = None, scale: float = 1.0):
         super().__init__()

@@ -85,8 +85,9 @@ class ScanResult:
             for s, (charge, multiplicity) in enumerate(self.states):
                 for index in np.ndindex(*self.shape):
                     point = [repr(float(self.values[k][i])) for k, i in enumerate(index)]
-                    writer.writerow([*point, charge, multiplicity, repr(float(self.energies[(s, *index)])),
-                                     int(self.converged[(s, *index)])])
+                    key = (s, *index)
+                    writer.writerow([*point, charge, multiplicity, repr(float(self.energies[key])),
+                                     int(self.converged[key])])
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike, relaxed: bool = False) -> "ScanResult":
@@ -374,11 +375,12 @@ def _run(atoms: Atoms, calc: Calculator, coordinates: list, grids: list[np.ndarr
                 previous[nonzero[-1]] -= 1
                 work.positions = relaxed[tuple(previous)].positions
             _set_all(work, coordinates, targets, strict=not relax)
+            key = (s, *index)
             if relax:
-                converged[(s, *index)] = _relax(work, coordinates, targets, constraints, fmax, steps)
+                converged[key] = _relax(work, coordinates, targets, constraints, fmax, steps)
                 relaxed[index] = work
-            energies[(s, *index)] = work.get_potential_energy()
-            structures[(s, *index)] = _snapshot(work, constraints)
+            energies[key] = work.get_potential_energy()
+            structures[key] = _snapshot(work, constraints)
 
     result = ScanResult([c.label for c in coordinates], grids, explicit, energies, converged, relax, structures)
     missed = result.nonconverged()

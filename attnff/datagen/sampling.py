@@ -123,7 +123,9 @@ def _read_part(path: Path) -> list[Atoms]:
         block = lines[cursor:cursor + natoms + 2]
         if len(block) < natoms + 2 or not block[-1].endswith("\n"):
             break
-        frames.append(io.read(StringIO("".join(block)), format="extxyz"))
+        frame = io.read(StringIO("".join(block)), format="extxyz")
+        assert isinstance(frame, Atoms)  # one frame per block
+        frames.append(frame)
         cursor += natoms + 2
         kept += sum(len(line) for line in block)
     if kept != len(text):

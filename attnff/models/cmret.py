@@ -221,6 +221,8 @@ class CMRET(AttnModel):
     supports_recompute = True
     recompute_block_edges = 1 << 18
 
+    config: CMRETConfig
+
     def __init__(self, config: CMRETConfig, num_species: int):
         super().__init__(config)
         width = config.width

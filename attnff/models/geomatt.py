@@ -301,6 +301,8 @@ class GeomAtt(AttnModel):
     supports_recompute = True
     reuses_pair_list = True
 
+    config: GeomAttConfig
+
     def __init__(self, config: GeomAttConfig, num_species: int):
         super().__init__(config)
         self.embedding = nn.Embedding(num_species, config.width)

@@ -207,6 +207,8 @@ class JAT(AttnModel):
     supports_recompute = True
     recompute_block_edges = 1 << 18
 
+    config: JATConfig
+
     def __init__(self, config: JATConfig, num_species: int):
         super().__init__(config)
         self.embedding = nn.Embedding(num_species, config.width)

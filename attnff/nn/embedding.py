@@ -36,6 +36,8 @@ class ElectronConfigurationEmbedding(nn.Module):
         width: F.
     """
 
+    configurations: torch.Tensor  # buffer (119, 22)
+
     def __init__(self, width: int):
         super().__init__()
         # occupations halved to O(1); not saved: rebuilt identically from the rule above

@@ -15,6 +15,8 @@ class CosineEnvelope(nn.Module):
         cutoff: r_c in Angstrom.
     """
 
+    cutoff: torch.Tensor  # buffer, Angstrom
+
     def __init__(self, cutoff: float):
         super().__init__()
         self.register_buffer("cutoff", torch.tensor(float(cutoff)))
@@ -35,6 +37,8 @@ class PolynomialEnvelope(nn.Module):
         cutoff: r_c in Angstrom.
         exponent: p (default 5).
     """
+
+    cutoff: torch.Tensor  # buffer, Angstrom
 
     def __init__(self, cutoff: float, exponent: int = 5):
         super().__init__()

@@ -21,6 +21,9 @@ class BesselBasis(nn.Module):
         trainable: learn the frequencies n pi / r_c.
     """
 
+    freqs: torch.Tensor  # buffer, or a Parameter when trainable
+    prefactor: torch.Tensor  # buffer
+
     def __init__(self, cutoff: float, num_basis: int = 8, trainable: bool = False):
         super().__init__()
         freqs = torch.arange(1, num_basis + 1, dtype=torch.get_default_dtype()) * math.pi / cutoff

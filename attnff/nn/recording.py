@@ -50,6 +50,7 @@ class RecordsAttention:
 
     def record(self, receivers: torch.Tensor, senders: torch.Tensor, weights: torch.Tensor) -> None:
         """Append one call's weights; receivers, senders (P,), weights (P, H). Call only while recording."""
+        assert self.recording is not None, "record() called outside record_attention()"
         self.recording.append(AttentionRecord(receivers.detach(), senders.detach(), weights.detach()))
 
     def record_with_self(self, edge_index: torch.Tensor, edge_weights: torch.Tensor,
