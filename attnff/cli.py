@@ -12,6 +12,15 @@ from .errors import ConfigError, ModelFileError
 __all__ = ["main"]
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, except where there is none to show (required, unset, flags)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, False, argparse.SUPPRESS) or not action.help:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 def _recompute_choice(args) -> bool | str:
     """--recompute-layers as the calculator's recompute_layers argument."""
     return {"auto": "auto", "yes": True, "no": False}[args.recompute_layers]
@@ -65,9 +74,69 @@ def _list(args) -> None:
         print(f"{name:28s} {description}")
 
 
+def _positive(kind):
+    """argparse type: a ``kind`` (int or float) above zero, refused with the flag's name by argparse."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{'an integer' if kind is int else 'a number'} expected, "
+                                             f"got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a whole number 0 or above expected, got {text!r}")
+    return int(text)
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number expected, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or above, got {text}")
+    return value
+
+
+#: with ``--threads auto``: structures below this many atoms run on one thread (docs/performance.md:
+#: ethanol takes the same wall time on 1 and 2 threads at half the CPU time; 768 atoms gain 1.8x from 2)
+ONE_THREAD_BELOW_ATOMS = 200
+
+
+def _threads(args, num_atoms: int) -> int | None:
+    """The calculator's ``threads`` for ``--threads`` (a count, or auto: one thread for small structures)."""
+    if args.threads == "auto":
+        return 1 if num_atoms < ONE_THREAD_BELOW_ATOMS else None
+    return int(args.threads)
+
+
+def _thread_count(text: str) -> str:
+    if text == "auto" or (text.isdigit() and int(text) > 0):
+        return text
+    raise argparse.ArgumentTypeError(f"a positive integer or 'auto' expected, got {text!r}")
+
+
+#: library argument names -> the flags that set them, so that refusals name what the user typed
+_FLAGS = {"pressure_bar": "--pressure", "temperature_K": "--temperature", "timestep_fs": "--timestep",
+          "log_interval": "--log-interval", "traj_interval": "--traj-interval", "steps": "--steps"}
+
+
+def _in_flags(message: str) -> str:
+    for name, flag in _FLAGS.items():
+        message = message.replace(name, flag)
+    return message
+
+
 def _fail(error: Exception) -> NoReturn:
     """Report a refused input (bad structure, state or parameter) like main() does, exit status 2."""
-    print(f"attnff: error: {error}", file=sys.stderr)
+    print(f"attnff: error: {_in_flags(str(error))}", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -87,17 +156,26 @@ def _md(args) -> None:
                          f"--thermostat {args.thermostat} is not available for npt"))
     if args.ensemble == "nve" and args.thermostat is not None:
         _fail(ValueError("nve has no thermostat; use --ensemble nvt"))
+    if args.ensemble == "npt" and args.pressure is None:
+        _fail(ValueError("--ensemble npt needs --pressure (bar)"))
+    if args.ensemble != "npt" and args.pressure is not None:
+        _fail(ValueError(f"--pressure is only used with --ensemble npt, not {args.ensemble}"))
     ensemble = f"nvt-{args.thermostat or 'langevin'}" if args.ensemble == "nvt" else args.ensemble
     try:
+        atoms = read(args.structure)
         calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
-                                   recompute_layers=_recompute_choice(args), compile_model=args.compile)
-        summary = run(read(args.structure), calc, ensemble=ensemble, temperature_K=args.temperature,
+                                   recompute_layers=_recompute_choice(args), compile_model=args.compile,
+                                   threads=_threads(args, len(atoms)))
+        summary = run(atoms, calc, ensemble=ensemble, temperature_K=args.temperature,
                       timestep_fs=args.timestep, steps=args.steps, out_dir=args.out, pressure_bar=args.pressure,
                       friction=args.friction, seed=args.seed, log_interval=args.log_interval,
                       traj_interval=args.traj_interval, restart=args.restart, progress=not args.no_progress)
     except (ValueError, FileExistsError) as error:
         _fail(error)
-    md_plot(Path(args.out) / LOG, Path(args.out) / "md.png")
+    thermostatted = args.ensemble in ("nvt", "npt")
+    md_plot(Path(args.out) / LOG, Path(args.out) / "md.png",
+            title=f"{calc.potential_name}: {args.ensemble.upper()}, {len(atoms)} atoms, {args.timestep:g} fs steps",
+            target_temperature_K=args.temperature if thermostatted else None)
     report = asdict(summary)
     report.update(md_analysis(Path(args.out), args.rdf, args.labile_bonds))
     print(json.dumps(report, indent=2))
@@ -136,11 +214,13 @@ def _scan(args) -> None:
     function, indices = ((scan.bond, args.bond) if args.bond else (scan.angle, args.angle) if args.angle
                          else (scan.dihedral, args.dihedral))
     try:
+        atoms = read(args.structure)
         calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
-                                   recompute_layers=_recompute_choice(args), compile_model=args.compile)
+                                   recompute_layers=_recompute_choice(args), compile_model=args.compile,
+                                   threads=_threads(args, len(atoms)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # non-converged points are listed below instead
-            result = function(read(args.structure), calc, *indices, values, **options)
+            result = function(atoms, calc, *indices, values, **options)
     except ValueError as error:
         _fail(error)
     out = Path(args.out)
@@ -157,7 +237,8 @@ def _add_potential_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("structure", help="structure file readable by ase.io.read (last frame is used)")
     parser.add_argument("--potential", required=True, help="shipped potential name or potential file")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    parser.add_argument("--dtype", default="float64", choices=["float32", "float64"],
+                        help="precision of the model evaluation")
     parser.add_argument("--recompute-layers", choices=["auto", "yes", "no"], default="auto", nargs="?", const="yes",
                         help="recompute layers while taking forces: less memory for large systems, ~1.3-1.6x the "
                              "time; auto (default) recomputes only when a plain call would not fit comfortably; "
@@ -165,6 +246,9 @@ def _add_potential_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model: the first step compiles (a minute or more), later steps are "
                              "faster (docs/performance.md)")
+    parser.add_argument("--threads", default="auto", type=_thread_count, metavar="N",
+                        help=f"torch CPU threads: a count, or auto (one thread below {ONE_THREAD_BELOW_ATOMS} atoms, "
+                             "torch's default of one per core above)")
     parser.add_argument("--out", required=True, help="output folder")
 
 
@@ -175,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a potential from a YAML config (several processes: "
                                 "torchrun --nproc_per_node=N -m attnff train ...; docs/training.md)",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     train.add_argument("config", help="YAML training config")
     train.add_argument("--resume", action="store_true",
                        help="continue from OUTPUT/checkpoint.pt (also on another number of processes)")
@@ -187,15 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
 
-    ev = commands.add_parser("eval", help="errors of a potential on a data file")
+    ev = commands.add_parser("eval", help="errors of a potential on a data file", formatter_class=HelpFormatter)
     ev.add_argument("potential", help="shipped name or file")
     ev.add_argument("data", help="data file")
-    ev.add_argument("--format", default="auto")
-    ev.add_argument("--energy-unit", default="eV")
-    ev.add_argument("--length-unit", default="Angstrom")
-    ev.add_argument("--energy-key")
-    ev.add_argument("--forces-key")
-    ev.add_argument("--spin-key")
+    ev.add_argument("--format", default="auto", help="extxyz, db, npz, hdf5 or auto (from the file name)")
+    ev.add_argument("--energy-unit", default="eV", help="energy unit of the file (eV, kcal/mol, Hartree, ...)")
+    ev.add_argument("--length-unit", default="Angstrom", help="length unit of the file (Angstrom, Bohr)")
+    ev.add_argument("--energy-key", help="name of the energies in the file (default: the format's own)")
+    ev.add_argument("--forces-key", help="name of the forces in the file")
+    ev.add_argument("--spin-key", help="name of the spin quantum number S per structure (multiplicity 2S+1)")
     ev.add_argument("--range", type=int, nargs=2, metavar=("START", "STOP"), help="evaluate indices START..STOP-1")
     ev.set_defaults(run=_eval)
 
@@ -203,19 +287,22 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(run=_list)
 
     md = commands.add_parser("md", help="molecular dynamics (ASE integrators); writes md.traj, md_log.csv, "
-                             "summary.json, md.png")
+                             "summary.json, md.png", formatter_class=HelpFormatter)
     _add_potential_options(md)
-    md.add_argument("--ensemble", choices=["nve", "nvt", "npt"], default="nve")
+    md.add_argument("--ensemble", choices=["nve", "nvt", "npt"], default="nve",
+                    help="nve (velocity Verlet), nvt (thermostat below) or npt (Nose-Hoover chain + MTK barostat)")
     md.add_argument("--thermostat", choices=["langevin", "bussi", "nose-hoover"],
                     help="nvt thermostat (default langevin); npt always uses nose-hoover")
-    md.add_argument("--temperature", type=float, default=300.0, help="K: initial velocities and thermostat target")
+    md.add_argument("--temperature", type=_non_negative, default=300.0,
+                    help="K: initial Maxwell-Boltzmann velocities and thermostat target (in NVE the kinetic "
+                         "energy shares itself with the potential energy, so the mean settles near half of it)")
     md.add_argument("--pressure", type=float, help="bar, npt only")
-    md.add_argument("--timestep", type=float, default=0.5, help="fs")
-    md.add_argument("--steps", type=int, default=1000)
-    md.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs")
-    md.add_argument("--seed", type=int, default=0)
-    md.add_argument("--log-interval", type=int, default=10, help="steps between log rows")
-    md.add_argument("--traj-interval", type=int, default=10, help="steps between trajectory frames")
+    md.add_argument("--timestep", type=_positive(float), default=0.5, help="fs")
+    md.add_argument("--steps", type=_non_negative_int, default=1000, help="MD steps")
+    md.add_argument("--friction", type=_positive(float), default=0.01, help="Langevin friction, 1/fs")
+    md.add_argument("--seed", type=int, default=0, help="seed of the initial velocities and the thermostat noise")
+    md.add_argument("--log-interval", type=_positive(int), default=10, help="steps between log rows")
+    md.add_argument("--traj-interval", type=_positive(int), default=10, help="steps between trajectory frames")
     md.add_argument("--restart", action="store_true", help="continue from OUT/md.traj")
     md.add_argument("--no-progress", action="store_true", help="no progress bar")
     md.add_argument("--rdf", nargs="+", default=[], type=_element_pair_argument, metavar="A-B",
@@ -226,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "e.g. N-H O-H); frames where only they changed are counted apart")
     md.set_defaults(run=_md)
 
-    sc = commands.add_parser("scan", help="1-D potential energy scan; writes scan.csv and scan.png")
+    sc = commands.add_parser("scan", help="1-D potential energy scan; writes scan.csv and scan.png", formatter_class=HelpFormatter)
     _add_potential_options(sc)
     coordinate = sc.add_mutually_exclusive_group(required=True)
     coordinate.add_argument("--bond", type=int, nargs=2, metavar=("I", "J"), help="distance I-J; J moves")
@@ -235,15 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
                             help="dihedral I-J-K-L; L moves")
     sc.add_argument("--from", dest="start", type=float, required=True, help="first value, Angstrom or degrees")
     sc.add_argument("--to", dest="stop", type=float, required=True, help="last value, Angstrom or degrees")
-    sc.add_argument("--points", type=int, required=True, help="number of evenly spaced values")
-    sc.add_argument("--charge", type=int, default=0)
+    sc.add_argument("--points", type=_positive(int), required=True, help="number of evenly spaced values")
+    sc.add_argument("--charge", type=int, default=0, help="net charge in e")
     sc.add_argument("--multiplicity", type=int, nargs="+", metavar="M",
                     help="one or more multiplicities 2S+1, one curve each (default: the lowest)")
     sc.add_argument("--move", choices=["atom", "fragment"], default="atom",
                     help="move only the last atom, or the fragment bonded to it")
     sc.add_argument("--relax", action="store_true", help="relax the other coordinates at each point (BFGS)")
-    sc.add_argument("--fmax", type=float, default=0.02, help="relaxation force threshold, eV/Angstrom")
-    sc.add_argument("--max-steps", type=int, default=200, help="BFGS steps per point")
+    sc.add_argument("--fmax", type=_positive(float), default=0.02, help="relaxation force threshold, eV/Angstrom")
+    sc.add_argument("--max-steps", type=_positive(int), default=200, help="BFGS steps per point")
     sc.set_defaults(run=_scan)
     return parser
 

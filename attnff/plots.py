@@ -25,15 +25,25 @@ __all__ = ["md_plot", "scan_plot", "grid_plot", "gap_plot", "spectrum_plot", "at
 _LABELS = {"bond": "r({}) (Å)", "angle": "angle {} (°)", "dihedral": "dihedral {} (°)"}
 
 
-def axis_label(coordinate: str) -> str:
-    """Readable axis label for a scan coordinate label, e.g. "bond_0_1_A" -> "r(0–1) (Å)"."""
+def axis_label(coordinate: str, symbols: Sequence[str] | None = None) -> str:
+    """Readable axis label for a scan coordinate label: "bond_0_1_A" -> "r(0–1) (Å)", or with the
+    structure's chemical symbols "r(C0–O1) (Å)"."""
     if coordinate == "com_distance_A":
         return "centre-of-mass distance (Å)"
     kind, *rest = coordinate.split("_")
     indices = rest[:-1]
     if kind in _LABELS and indices and all(x.isdigit() for x in indices):
-        return _LABELS[kind].format("–".join(indices))
+        named = [f"{symbols[int(i)]}{i}" if symbols is not None and int(i) < len(symbols) else i for i in indices]
+        return _LABELS[kind].format("–".join(named))
     return coordinate
+
+
+def scan_symbols(result: ScanResult) -> list[str] | None:
+    """Chemical symbols of the scanned structure, from the result's stored structures (None without them)."""
+    if result.structures is None:
+        return None
+    first = next((atoms for atoms in result.structures.flat if atoms is not None), None)
+    return None if first is None else first.get_chemical_symbols()
 
 
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kwargs):
@@ -65,12 +75,15 @@ def _relative(energies: np.ndarray) -> tuple[np.ndarray, float, float, str]:
     return (energies - zero) * factor, zero, factor, unit
 
 
-def md_plot(log_csv: str | os.PathLike, png: str | os.PathLike) -> None:
+def md_plot(log_csv: str | os.PathLike, png: str | os.PathLike, title: str | None = None,
+            target_temperature_K: float | None = None) -> None:
     """Energies, temperature and (for periodic cells) density against time from an ``attnff.md`` log.
 
     Args:
         log_csv: ``md_log.csv`` written by ``attnff.md.run`` (columns ``attnff.md.LOG_COLUMNS``).
         png: output image path.
+        title: figure title, e.g. the potential, ensemble and temperature.
+        target_temperature_K: thermostat target in K, drawn as a dashed line on the temperature panel.
 
     Energies are drawn as changes from their first logged value, in eV: a
     flat total energy is a conserved NVE run.
@@ -85,7 +98,10 @@ def md_plot(log_csv: str | os.PathLike, png: str | os.PathLike) -> None:
         axes[0].plot(time_ps, log[key] - log[key][0], label=name, color=color, lw=1.2)
     axes[0].set_ylabel("E − E(t=0) (eV)")
     axes[0].legend(loc="best", fontsize="small", ncols=3)
-    axes[1].plot(time_ps, log["temperature_K"], color="tab:red", lw=1.2)
+    axes[1].plot(time_ps, log["temperature_K"], color="tab:red", lw=1.2, label="instantaneous")
+    if target_temperature_K is not None:
+        axes[1].axhline(target_temperature_K, color="black", lw=1.0, ls="--", label=f"target {target_temperature_K:g} K")
+        axes[1].legend(loc="best", fontsize="small")
     axes[1].set_ylabel("temperature (K)")
     if show_density:
         axes[2].plot(time_ps, log["density_g_cm3"], color="tab:green", lw=1.2)
@@ -94,6 +110,8 @@ def md_plot(log_csv: str | os.PathLike, png: str | os.PathLike) -> None:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.ticklabel_format(axis="y", useOffset=False)
+    if title:
+        figure.suptitle(title, fontsize="medium")
     figure.savefig(png, dpi=120)
 
 
@@ -152,7 +170,7 @@ def scan_plot(result: ScanResult, png: str | os.PathLike, title: str | None = No
     if bad.any():
         ax.plot(np.broadcast_to(x, bad.shape)[bad], relative[bad], ls="none", marker="o", ms=11, mfc="none",
                 mec="red", mew=1.5, label="relaxation not converged")
-    ax.set_xlabel(axis_label(result.coordinates[0]))
+    ax.set_xlabel(axis_label(result.coordinates[0], scan_symbols(result)))
     ax.set_ylabel(f"E − E_min ({unit})")
     ax.set_title(f"{title or ('relaxed scan' if result.relaxed else 'rigid scan')}   (E_min = {zero:.4f} eV)",
                  fontsize="medium")
@@ -235,9 +253,9 @@ def grid_plot(result: ScanResult, png: str | os.PathLike,
                     label="relaxation not converged")
         _domain_rectangle(ax, bounds, "white")
         ax.set_title(_state_label(state), fontsize="medium")
-        ax.set_xlabel(axis_label(result.coordinates[0]))
+        ax.set_xlabel(axis_label(result.coordinates[0], scan_symbols(result)))
         if s == 0:
-            ax.set_ylabel(axis_label(result.coordinates[1]))
+            ax.set_ylabel(axis_label(result.coordinates[1], scan_symbols(result)))
     handles = {h.get_label(): h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]}
     if handles:
         figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=2,
@@ -284,8 +302,8 @@ def gap_plot(result: ScanResult, png: str | os.PathLike, upper: tuple[int, int],
     _domain_rectangle(ax, _domain_bounds(result, training_domain) if training_domain else None, "black")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right", fontsize="small")
-    ax.set_xlabel(axis_label(result.coordinates[0]))
-    ax.set_ylabel(axis_label(result.coordinates[1]))
+    ax.set_xlabel(axis_label(result.coordinates[0], scan_symbols(result)))
+    ax.set_ylabel(axis_label(result.coordinates[1], scan_symbols(result)))
     figure.colorbar(mesh, ax=ax, label=f"E{upper} − E{lower} (eV), states as (charge, 2S+1)")
     ax.set_title(title or f"E{upper} − E{lower}; solid line: crossing", fontsize="medium")
     figure.savefig(png, dpi=120)

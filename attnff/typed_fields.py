@@ -7,7 +7,21 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["check_type", "build_dataclass"]
+__all__ = ["check_type", "build_dataclass", "type_in_words"]
+
+
+_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
+          list: "a list", tuple: "a list", type(None): "null"}
+
+
+def type_in_words(annotation: Any) -> str:
+    """"an integer", "a number or null", "a list of integers"... for error messages."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_in_words(kind) for kind in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(annotation))
+    return _WORDS.get(origin or annotation, getattr(annotation, "__name__", str(annotation)))
 
 
 def check_type(where: str, value: Any, annotation: Any) -> Any:
@@ -32,7 +46,7 @@ def check_type(where: str, value: Any, annotation: Any) -> Any:
             return tuple(value)
         if kind_origin in (str, bool, dict, list) and isinstance(value, kind_origin):
             return value
-    raise ConfigError(f"{where} must be {annotation}, got {value!r}")
+    raise ConfigError(f"{where} must be {type_in_words(annotation)}, got {value!r}")
 
 
 def build_dataclass(cls, section: str, values: dict) -> Any:

@@ -123,3 +123,51 @@ def test_recompute_layers_flag_maps_to_the_calculator_argument(flag, expected):
 
     args = build_parser().parse_args(["md", "box.xyz", "--potential", "jat-ean", "--out", "run", *flag])
     assert _recompute_choice(args) == expected and type(_recompute_choice(args)) is type(expected)
+
+
+@pytest.mark.parametrize("command", ["md", "scan", "eval", "train"])
+def test_help_shows_defaults(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default:" in text and "(default: None)" not in text
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--ensemble", "npt"], "--ensemble npt needs --pressure"),
+    (["--pressure", "1"], "--pressure is only used with --ensemble npt"),
+    (["--timestep", "-1"], "argument --timestep: must be above 0"),
+    (["--steps", "many"], "argument --steps: a whole number"),
+    (["--threads", "0"], "argument --threads: a positive integer or 'auto'"),
+])
+def test_md_refusals_name_the_flag_the_user_typed(files, tmp_path, capsys, extra, message):
+    potential, structure = files
+    with pytest.raises(SystemExit) as exit_info:
+        main(["md", structure, "--potential", potential, "--device", "cpu", "--out", str(tmp_path / "md"), *extra])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in " ".join(err.split()) and "pressure_bar" not in err and "<class" not in err
+
+
+@pytest.mark.parametrize("flag, atoms, expected", [("auto", 9, 1), ("auto", 768, None), ("3", 9, 3)])
+def test_threads_flag_maps_to_the_calculator(flag, atoms, expected):
+    from attnff.cli import _threads, build_parser
+
+    args = build_parser().parse_args(["md", "x.xyz", "--potential", "p", "--out", "o", "--threads", flag])
+    assert _threads(args, atoms) == expected
+
+
+def test_scan_axis_names_elements_and_md_plot_draws_the_target(files, tmp_path):
+    import numpy as np
+
+    from attnff import AttnCalculator, scan
+    from attnff.plots import axis_label, md_plot, scan_symbols
+
+    potential, structure = files
+    result = scan.bond(read(structure), AttnCalculator.load(potential, device="cpu"), 0, 2, np.linspace(1.3, 1.6, 3))
+    assert axis_label(result.coordinates[0], scan_symbols(result)) == "r(C0–O2) (Å)"
+    out = tmp_path / "md"
+    assert main(["md", structure, "--potential", potential, "--device", "cpu", "--out", str(out), "--steps", "4",
+                 "--log-interval", "1", "--ensemble", "nvt", "--no-progress"]) == 0
+    md_plot(out / "md_log.csv", tmp_path / "md.png", title="title", target_temperature_K=300.0)
+    assert (tmp_path / "md.png").stat().st_size > 10_000
