@@ -37,7 +37,8 @@ from ..nn import (
 from ..nn.embedding import ElectronConfigurationEmbedding
 from ..nn.equivariant import GatedEquivariantBlock
 from ..nn.scatter import expand_ranges
-from . import cmret_edges
+from ..nn.pair_kernels import pair_dot, weighted_gather_sum
+from . import cmret_chunked
 from .base import AttnModel
 from .inputs import ModelInputs
 
@@ -108,7 +109,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
     ds_i = a1 + a2 <U1 v_i, U2 v_i>;  dv_i = sum_j (s2_ij v_i + s3_ij r_ij/d_ij) + a3 U3 v_i
     y_i = ds_i + MLP(ds_i)  (ResML, added to the accumulator)
 
-    Force calls with frozen weights run the filter convolution and the attention in edge chunks (``cmret_edges``;
+    Force calls with frozen weights run the filter convolution and the attention in edge chunks (``cmret_chunked``;
     ``chunk_edges = False`` switches it off, for comparison).
     """
 
@@ -147,7 +148,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
         ai, aj = att_index
         chunked = self.chunked_edges() and worth_chunking(s, ai.shape[0], self.width)
         if chunked:
-            logits = cmret_edges.attention_logits(q, k, att_index, 1.0 / self.tau)
+            logits = pair_dot(q, k, att_index, 1.0 / self.tau)
         else:
             logits = (q.index_select(0, ai) * k.index_select(0, aj)).sum(-1) / self.tau
         self_logits = (q * k).sum(-1) / self.tau
@@ -155,7 +156,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
         if self.recording is not None:
             self.record_with_self(att_index, alpha_edges, alpha_self)
         if chunked:
-            incoming = cmret_edges.attention_sum(v, alpha_edges, att_index, n)
+            incoming = weighted_gather_sum(v, alpha_edges, att_index, n)
         else:
             incoming = segment_sum(alpha_edges.unsqueeze(-1) * v.index_select(0, aj), ai, n)
         return (alpha_self.unsqueeze(-1) * v + incoming).reshape(n, self.width)
@@ -173,7 +174,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
         weight = torch.cat([self.filter_self.weight, self.filter_neighbor.weight])
         bias = torch.cat([self.filter_self.bias, self.filter_neighbor.bias])
         if self.chunked_edges() and worth_chunking(s, edge_index.shape[1], 2 * self.width):
-            pair_sums, vector_sums = cmret_edges.edge_convolution(s_hat, edge_features, phi, unit_ij, edge_index,
+            pair_sums, vector_sums = cmret_chunked.edge_convolution(s_hat, edge_features, phi, unit_ij, edge_index,
                                                                   weight, bias, self.mix.weight, self.mix.bias)
         else:
             envelope = phi.unsqueeze(-1)
@@ -198,7 +199,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
         return ds, dv, ds + self.resml(ds)
 
     def chunked_edges(self) -> bool:
-        """Whether the filter convolution and the attention may take the edge-chunked paths of ``cmret_edges`` (force
+        """Whether the filter convolution and the attention may take the edge-chunked paths of ``cmret_chunked`` (force
         calls with frozen weights, not under torch.compile), which they do for pair lists above
         ``nn.chunks.MIN_CHUNKED_BYTES`` per tensor; training keeps the plain, twice-differentiable layer."""
         return self.chunk_edges and chunkable(self.filter_self, self.filter_neighbor, self.mix, self.query, self.key,
@@ -304,7 +305,7 @@ class CMRET(AttnModel):
         Plain layers (training weights, ``CMRETLayer.chunk_edges = False``): about 28 per feature and layer,
         measured from the peak RSS on 6144 water atoms, about 315000 pairs within the cutoff (419212 list pairs
         x (5/5.5)^3), width 64, 4 layers (docs/performance.md: 28.0 in float32, 27.8 in float64).
-        Edge-chunked layers (a force call with frozen weights, ``cmret_edges``): about 3 (float32: 2.9 at
+        Edge-chunked layers (a force call with frozen weights, ``cmret_chunked``): about 3 (float32: 2.9 at
         6144 and at 49152 atoms).
         """
         if self.config.attention != "local":

@@ -45,8 +45,8 @@ from torch.nn import functional
 
 from ..errors import InvalidStructureError
 from ..nn import MLP, GaussianBasis, RecordsAttention, chunkable, make_envelope, run_layer, segment_sum, worth_chunking
+from ..nn.pair_kernels import product_gather_sum
 from ..nn.scatter import expand_ranges
-from . import geomatt_edges
 from .base import AttnModel
 from .inputs import ModelInputs
 
@@ -230,7 +230,7 @@ class GeomAttention(RecordsAttention, nn.Module):
     """
 
     softmax = False
-    #: force calls with frozen weights sum the triplets in chunks (``geomatt_edges``); False: the plain sum
+    #: force calls with frozen weights sum the triplets in chunks (``nn.pair_kernels``); False: the plain sum
     chunk_triplets: bool = True
 
     def __init__(self, order: int, num_basis: int, width: int, spacing: float):
@@ -248,7 +248,7 @@ class GeomAttention(RecordsAttention, nn.Module):
             for kernel in self.kernels[1:]:
                 factor = kernel(graph)
                 if chunked:
-                    weights = geomatt_edges.triplet_sum(weights, factor, graph.triplets) * range_weight
+                    weights = product_gather_sum(weights, factor, graph.triplets) * range_weight
                 else:
                     weights = segment_sum(weights.index_select(0, a) * factor.index_select(0, b), c,
                                           weights.shape[0]) * range_weight
@@ -258,7 +258,7 @@ class GeomAttention(RecordsAttention, nn.Module):
         return alpha
 
     def chunked_triplets(self) -> bool:
-        """Whether the triplet sums may take the chunked path of ``geomatt_edges`` (force calls with frozen weights,
+        """Whether the triplet sums may take the chunked path of ``nn.pair_kernels`` (force calls with frozen weights,
         not under torch.compile), which they do above ``nn.chunks.MIN_CHUNKED_BYTES`` per (T, F_k) tensor;
         training keeps the plain, twice-differentiable sum."""
         return self.chunk_triplets and chunkable(self.kernels)

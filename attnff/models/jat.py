@@ -33,7 +33,7 @@ from ..nn import (
     worth_chunking,
 )
 from ..nn.angular import MAX_DEGREE
-from . import jat_edges
+from . import jat_chunked
 from .base import AttnModel
 from .inputs import ModelInputs
 
@@ -104,7 +104,7 @@ class JATLayer(RecordsAttention, nn.Module):
     m_i = alpha_ii W_s h_i + sum_j alpha_ij (W_s h_j [* W_v rbf_ij])
     h_i <- LayerNorm(h_i + swish(m_i) [+ angular_i])  (no LayerNorm in the last layer)
 
-    Force calls with frozen weights run the per-edge part in chunks (``jat_edges``; ``chunk_edges = False``
+    Force calls with frozen weights run the per-edge part in chunks (``jat_chunked``; ``chunk_edges = False``
     switches it off, for comparison).
     """
 
@@ -137,7 +137,7 @@ class JATLayer(RecordsAttention, nn.Module):
         faster, forward and backward, than one (M, F) @ (F, H) product with a block-diagonal matrix.
         """
         logits = (self.act(pre).view(-1, self.heads, self.head_width) * self.attention).sum(-1)
-        return jat_edges.soft_cap(logits, self.logit_cap)
+        return jat_chunked.soft_cap(logits, self.logit_cap)
 
     def forward(self, h, edge_index, d_ij, rbf, weights, harmonics=None, slots=None):
         """h: (N, F); d_ij, weights: (E,); rbf: (E, K) enveloped basis; harmonics: (E, M) and slots: (E,)
@@ -146,7 +146,7 @@ class JATLayer(RecordsAttention, nn.Module):
         h_recv, h_send = self.receiver(h), self.sender(h)
         chunked = self.chunked_edges() and worth_chunking(rbf, rbf.shape[0], h.shape[1])
         if chunked:  # per-edge tensors made chunk by chunk, not kept for the backward pass
-            edge_logits = jat_edges.edge_logits(h_recv, h_send, rbf, edge_index, self.edge.weight, self.attention,
+            edge_logits = jat_chunked.edge_logits(h_recv, h_send, rbf, edge_index, self.edge.weight, self.attention,
                                                 self.logit_cap)
             self_logits = self._logits(h_recv + h_send + self.self_edge)
         elif self.smooth:
@@ -166,7 +166,7 @@ class JATLayer(RecordsAttention, nn.Module):
             self.record_with_self(edge_index, alpha_edges, alpha_self)
 
         if chunked:
-            incoming = jat_edges.edge_messages(h_send, rbf, alpha_edges, edge_index, self.value_filter.weight,
+            incoming = jat_chunked.edge_messages(h_send, rbf, alpha_edges, edge_index, self.value_filter.weight,
                                                self.value_filter.bias, h.shape[0])
         else:
             values = send_j
@@ -182,7 +182,7 @@ class JATLayer(RecordsAttention, nn.Module):
         return h if self.norm is None else self.norm(h)
 
     def chunked_edges(self) -> bool:
-        """Whether this layer may take the edge-chunked path of ``jat_edges`` (force calls with frozen weights),
+        """Whether this layer may take the edge-chunked path of ``jat_chunked`` (force calls with frozen weights),
         which it does for pair lists above ``nn.chunks.MIN_CHUNKED_BYTES`` per (E, F) tensor.
 
         Smooth attention with radial values only, and not under torch.compile, which fuses the plain
@@ -225,7 +225,7 @@ class JAT(AttnModel):
         Plain layers (training weights, ``JATLayer.chunk_edges = False``): about 12 per feature and layer,
         measured from the peak RSS on 6144 water atoms, about 315000 pairs within the cutoff, width 64,
         4 layers (docs/performance.md: 11.8 in float32, 11.3 in float64). Edge-chunked layers (a
-        force call with frozen weights, ``jat_edges``): about 2 per feature and layer (float32: 1.5 at 6144
+        force call with frozen weights, ``jat_chunked``): about 2 per feature and layer (float32: 1.5 at 6144
         atoms, 1.7 at 49152). With ``angular`` about 3 more per channel and layer (the three (E, C)
         tensors autograd keeps; derived, not measured).
         """

@@ -1,4 +1,4 @@
-"""Edge chunks for the force paths that work through a neighbour list piece by piece (models/*_edges.py).
+"""Edge chunks for the force paths that work through a neighbour list piece by piece (nn/pair_kernels.py, models/*_chunked.py).
 
 On the CPU a (chunk, F) temporary should stay in cache, so chunks are small; on a GPU what counts is
 the number of kernel launches, so they are large. Also the test for "a force call with frozen weights,

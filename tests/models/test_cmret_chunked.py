@@ -1,11 +1,12 @@
-"""CMRET's edge-chunked force path (models/cmret_edges.py): the numbers and derivatives of the plain layer."""
+"""CMRET's edge-chunked force path (models/cmret_chunked.py): the numbers and derivatives of the plain layer."""
 
 import numpy as np
 import pytest
 import torch
 
 from attnff import AttnCalculator
-from attnff.models import cmret_edges
+from attnff.models import cmret_chunked
+from attnff.nn.pair_kernels import pair_dot, weighted_gather_sum
 from attnff.models.cmret import CMRETLayer
 from attnff.nn import chunks, segment_sum
 from tests.conftest import small_potential, small_water_box
@@ -37,7 +38,7 @@ def _plain_convolution(g):
 
 
 def _convolution(g, inputs, chunk):
-    return cmret_edges.edge_convolution(*inputs, g["edge_index"], g["filter_weight"], g["filter_bias"],
+    return cmret_chunked.edge_convolution(*inputs, g["edge_index"], g["filter_weight"], g["filter_bias"],
                                         g["mix_weight"], g["mix_bias"], chunk)
 
 
@@ -69,8 +70,8 @@ def test_attention_functions_match_the_plain_formulas_in_value_and_gradient(chun
     alpha = torch.rand(25, 2, generator=gen, dtype=torch.float64, requires_grad=True)
     i, j = att_index
     for chunked, plain, inputs in (
-        (cmret_edges.attention_logits(q, k, att_index, 0.3, chunk), (q[i] * k[j]).sum(-1) * 0.3, (q, k)),
-        (cmret_edges.attention_sum(v, alpha, att_index, 6, chunk), segment_sum(alpha.unsqueeze(-1) * v[j], i, 6),
+        (pair_dot(q, k, att_index, 0.3, chunk), (q[i] * k[j]).sum(-1) * 0.3, (q, k)),
+        (weighted_gather_sum(v, alpha, att_index, 6, chunk), segment_sum(alpha.unsqueeze(-1) * v[j], i, 6),
          (v, alpha)),
     ):
         assert torch.allclose(chunked, plain, atol=1e-12)

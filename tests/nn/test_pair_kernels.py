@@ -1,11 +1,11 @@
-"""GeomAtt's chunked triplet sums (models/geomatt_edges.py): the numbers and derivatives of the plain sum."""
+"""nn.pair_kernels: chunked gather-multiply-scatter kernels against the plain formulas, and GeomAtt's use of them."""
 
 import numpy as np
 import pytest
 import torch
 
 from attnff import AttnCalculator
-from attnff.models import geomatt_edges
+from attnff.nn.pair_kernels import product_gather_sum
 from attnff.models.geomatt import GeomAttention
 from attnff.nn import chunks, segment_sum
 from tests.conftest import small_potential, small_water_box
@@ -22,7 +22,7 @@ def _inputs(pairs=7, triplets=40, width=3, seed=0):
 def test_triplet_sum_matches_the_plain_sum_in_value_and_gradient(chunk):
     weights, factor, triplets = _inputs()
     a, b, c = triplets
-    chunked = geomatt_edges.triplet_sum(weights, factor, triplets, chunk)
+    chunked = product_gather_sum(weights, factor, triplets, chunk)
     plain = segment_sum(weights[a] * factor[b], c, weights.shape[0])
     assert torch.allclose(chunked, plain, atol=1e-12)
     grad_out = torch.randn_like(plain)
@@ -33,7 +33,7 @@ def test_triplet_sum_matches_the_plain_sum_in_value_and_gradient(chunk):
 
 def test_triplet_sum_passes_gradcheck():
     weights, factor, triplets = _inputs(pairs=4, triplets=10, width=2, seed=1)
-    assert torch.autograd.gradcheck(lambda w, f: geomatt_edges.triplet_sum(w, f, triplets, 3), (weights, factor))
+    assert torch.autograd.gradcheck(lambda w, f: product_gather_sum(w, f, triplets, 3), (weights, factor))
 
 
 def _energy_forces_stress(chunked, monkeypatch):

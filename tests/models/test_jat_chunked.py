@@ -1,11 +1,11 @@
-"""JAT's edge-chunked force path (models/jat_edges.py): the numbers and derivatives of the plain layer."""
+"""JAT's edge-chunked force path (models/jat_chunked.py): the numbers and derivatives of the plain layer."""
 
 import numpy as np
 import pytest
 import torch
 
 from attnff import AttnCalculator
-from attnff.models import jat_edges
+from attnff.models import jat_chunked
 from attnff.models.jat import JATLayer
 from attnff.nn import chunks, segment_sum
 from tests.conftest import small_potential, small_water_box
@@ -45,7 +45,7 @@ def _plain_messages(g):
 def test_edge_logits_match_the_plain_formula_in_value_and_gradient(cap, chunk):
     g = _random_graph()
     inputs = [g["h_recv"].requires_grad_(), g["h_send"].requires_grad_(), g["rbf"].requires_grad_()]
-    chunked = jat_edges.edge_logits(*inputs, g["edge_index"], g["edge_weight"], g["attention"], cap, chunk)
+    chunked = jat_chunked.edge_logits(*inputs, g["edge_index"], g["edge_weight"], g["attention"], cap, chunk)
     plain = _plain_logits(g, cap)
     assert torch.allclose(chunked, plain, atol=1e-12)
     weights = torch.randn_like(plain)
@@ -58,7 +58,7 @@ def test_edge_logits_match_the_plain_formula_in_value_and_gradient(cap, chunk):
 def test_edge_messages_match_the_plain_formula_in_value_and_gradient(chunk):
     g = _random_graph()
     inputs = [g["h_send"].requires_grad_(), g["rbf"].requires_grad_(), g["alpha"].requires_grad_()]
-    chunked = jat_edges.edge_messages(*inputs, g["edge_index"], g["filter_weight"], g["filter_bias"],
+    chunked = jat_chunked.edge_messages(*inputs, g["edge_index"], g["filter_weight"], g["filter_bias"],
                                       g["h_send"].shape[0], chunk)
     plain = _plain_messages(g)
     assert torch.allclose(chunked, plain, atol=1e-12)
@@ -72,10 +72,10 @@ def test_edge_functions_pass_gradcheck():
     g = _random_graph(num_atoms=4, num_edges=9, width=4, heads=2, basis=3, seed=1)
 
     def logits(h_recv, h_send, rbf):
-        return jat_edges.edge_logits(h_recv, h_send, rbf, g["edge_index"], g["edge_weight"], g["attention"], 4.0, 4)
+        return jat_chunked.edge_logits(h_recv, h_send, rbf, g["edge_index"], g["edge_weight"], g["attention"], 4.0, 4)
 
     def messages(h_send, rbf, alpha):
-        return jat_edges.edge_messages(h_send, rbf, alpha, g["edge_index"], g["filter_weight"], g["filter_bias"], 4, 4)
+        return jat_chunked.edge_messages(h_send, rbf, alpha, g["edge_index"], g["filter_weight"], g["filter_bias"], 4, 4)
 
     assert torch.autograd.gradcheck(logits, (g["h_recv"].requires_grad_(), g["h_send"].requires_grad_(),
                                              g["rbf"].requires_grad_()))
@@ -123,7 +123,7 @@ def test_chunks_are_small_on_the_cpu_and_large_elsewhere():
 
 def test_small_pair_lists_keep_the_plain_layer(monkeypatch):
     calls = []
-    monkeypatch.setattr(jat_edges, "edge_logits", lambda *args, **kwargs: calls.append(1))
+    monkeypatch.setattr(jat_chunked, "edge_logits", lambda *args, **kwargs: calls.append(1))
     atoms = small_water_box()
     atoms.calc = AttnCalculator(small_potential("jat"), device="cpu", dtype="float64")
     atoms.get_forces()  # a few hundred pairs, far below MIN_CHUNKED_BYTES

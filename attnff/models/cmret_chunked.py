@@ -5,9 +5,9 @@ The convolution of a CMRETLayer makes, per edge, the filters f(e_ij) (E, 2F), th
 messages s3 r_ij / d_ij (E, 3, F); a plain autograd call keeps most of them for every layer until
 the forces are taken. ``edge_convolution`` keeps only the (N, F) node features, the (E, K) basis,
 the envelope and the unit vectors, works through the edges in chunks (``nn.chunks``) and
-recomputes each chunk's features in the backward pass. ``attention_logits`` and ``attention_sum`` do the
-same for the self-attention (the gathered queries, keys and values, (E, H, D) each). Force calls only: the weights must
-not require gradients, and the backward is not differentiable again (training keeps the plain layer).
+recomputes each chunk's features in the backward pass (the self-attention's logits and weighted sums use
+the generic kernels of ``nn.pair_kernels``). Force calls only: the weights must not require gradients,
+and the backward is not differentiable again (training keeps the plain layer).
 """
 
 import math
@@ -18,7 +18,7 @@ from torch.nn.functional import linear, silu
 
 from ..nn.chunks import edge_chunk, edge_ranges
 
-__all__ = ["attention_logits", "attention_sum", "edge_convolution"]
+__all__ = ["edge_convolution"]
 
 
 class _EdgeConvolution(torch.autograd.Function):
@@ -97,75 +97,3 @@ def edge_convolution(s_hat: torch.Tensor, basis: torch.Tensor, envelope: torch.T
     ends = edge_index.t().reshape(-1)  # (2E,) i_0, j_0, i_1, j_1, ...
     return _EdgeConvolution.apply(s_hat, basis, envelope, unit, edge_index[0], ends, filter_weight, filter_bias,
                                   mix_weight, mix_bias, chunk or edge_chunk(s_hat, 2 * s_hat.shape[1]))
-
-
-class _AttentionLogits(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, queries, keys, receivers, senders, scale, chunk):
-        logits = queries.new_empty(receivers.shape[0], queries.shape[1])
-        for start, end in edge_ranges(receivers.shape[0], chunk):
-            product = queries.index_select(0, receivers[start:end]) * keys.index_select(0, senders[start:end])
-            torch.sum(product, -1, out=logits[start:end])
-        logits *= scale
-        ctx.save_for_backward(queries, keys, receivers, senders)
-        ctx.scale, ctx.chunk = scale, chunk
-        return logits
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_logits):
-        queries, keys, receivers, senders = ctx.saved_tensors
-        grad_queries, grad_keys = torch.zeros_like(queries), torch.zeros_like(keys)
-        grad_logits = (grad_logits * ctx.scale).unsqueeze(-1)
-        for start, end in edge_ranges(receivers.shape[0], ctx.chunk):
-            recv, send, grad = receivers[start:end], senders[start:end], grad_logits[start:end]
-            grad_queries.index_add_(0, recv, keys.index_select(0, send).mul_(grad))
-            grad_keys.index_add_(0, send, queries.index_select(0, recv).mul_(grad))
-        return grad_queries, grad_keys, None, None, None, None
-
-
-class _AttentionSum(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, values, alpha, receivers, senders, num_atoms, chunk):
-        out = values.new_zeros((num_atoms,) + values.shape[1:])
-        for start, end in edge_ranges(receivers.shape[0], chunk):
-            weighted = values.index_select(0, senders[start:end]).mul_(alpha[start:end].unsqueeze(-1))
-            out.index_add_(0, receivers[start:end], weighted)
-        ctx.save_for_backward(values, alpha, receivers, senders)
-        ctx.chunk = chunk
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out):
-        values, alpha, receivers, senders = ctx.saved_tensors
-        grad_values, grad_alpha = torch.zeros_like(values), torch.empty_like(alpha)
-        for start, end in edge_ranges(receivers.shape[0], ctx.chunk):
-            send, incoming = senders[start:end], grad_out.index_select(0, receivers[start:end])
-            torch.sum(incoming * values.index_select(0, send), -1, out=grad_alpha[start:end])
-            grad_values.index_add_(0, send, incoming.mul_(alpha[start:end].unsqueeze(-1)))
-        return grad_values, grad_alpha, None, None, None, None
-
-
-def attention_logits(queries: torch.Tensor, keys: torch.Tensor, att_index: torch.Tensor, scale: float,
-                     chunk: int | None = None) -> torch.Tensor:
-    """Scaled dot-product logits scale <q_i, k_j> per head of every attention edge, (A, H).
-
-    Args:
-        queries, keys: (N, H, D); att_index: (2, A) receivers i and senders j; scale: 1 / tau.
-        chunk: edges per chunk (default ``nn.chunks.edge_chunk``).
-    """
-    return _AttentionLogits.apply(queries, keys, att_index[0], att_index[1], scale,
-                                  chunk or edge_chunk(queries, math.prod(queries.shape[1:])))
-
-
-def attention_sum(values: torch.Tensor, alpha: torch.Tensor, att_index: torch.Tensor, num_atoms: int,
-                  chunk: int | None = None) -> torch.Tensor:
-    """sum_j alpha_ij v_j per receiver i, (N, H, D).
-
-    Args:
-        values: (N, H, D); alpha: (A, H) attention weights; att_index: (2, A) receivers i and senders j.
-        num_atoms: N. chunk: edges per chunk (default ``nn.chunks.edge_chunk``).
-    """
-    return _AttentionSum.apply(values, alpha, att_index[0], att_index[1], num_atoms,
-                               chunk or edge_chunk(values, math.prod(values.shape[1:])))

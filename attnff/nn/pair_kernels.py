@@ -1,0 +1,144 @@
+"""Gather-multiply-scatter over index lists in chunks, with a hand-written backward (force calls only).
+
+A force call keeps, for the backward pass, every tensor autograd needs. For a product gathered over a
+long index list (pairs, triplets) those are (E, ...) copies of node or pair features. The functions
+here work through the index list in chunks (``nn.chunks``), keep only their (N, ...) inputs and
+gather again in the backward pass. Their backward is not differentiable again, so they serve force
+calls with frozen weights; training keeps plain autograd.
+
+- ``pair_dot``:            out_e = scale <a_{i(e)}, b_{j(e)}>  (per-pair dot product over the last axis)
+- ``weighted_gather_sum``: out_i = sum_e w_e v_{j(e)}, e with receiver i  (attention-weighted sums)
+- ``product_gather_sum``:  out_c = sum over (a, b, c) of x_a * y_b  (e.g. GeomAtt's triplet products)
+"""
+
+import math
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from .chunks import edge_chunk, edge_ranges
+
+__all__ = ["pair_dot", "product_gather_sum", "weighted_gather_sum"]
+
+
+class _PairDot(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, left, right, first, second, scale, chunk):
+        out = left.new_empty(first.shape[0], *left.shape[1:-1])
+        for start, end in edge_ranges(first.shape[0], chunk):
+            product = left.index_select(0, first[start:end]) * right.index_select(0, second[start:end])
+            torch.sum(product, -1, out=out[start:end])
+        out *= scale
+        ctx.save_for_backward(left, right, first, second)
+        ctx.scale, ctx.chunk = scale, chunk
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        left, right, first, second = ctx.saved_tensors
+        grad_left, grad_right = torch.zeros_like(left), torch.zeros_like(right)
+        grad_out = (grad_out * ctx.scale).unsqueeze(-1)
+        for start, end in edge_ranges(first.shape[0], ctx.chunk):
+            a, b, grad = first[start:end], second[start:end], grad_out[start:end]
+            grad_left.index_add_(0, a, right.index_select(0, b).mul_(grad))
+            grad_right.index_add_(0, b, left.index_select(0, a).mul_(grad))
+        return grad_left, grad_right, None, None, None, None
+
+
+class _WeightedGatherSum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, values, weights, targets, sources, size, chunk):
+        out = values.new_zeros((size,) + values.shape[1:])
+        for start, end in edge_ranges(targets.shape[0], chunk):
+            weighted = values.index_select(0, sources[start:end]).mul_(weights[start:end].unsqueeze(-1))
+            out.index_add_(0, targets[start:end], weighted)
+        ctx.save_for_backward(values, weights, targets, sources)
+        ctx.chunk = chunk
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        values, weights, targets, sources = ctx.saved_tensors
+        grad_values, grad_weights = torch.zeros_like(values), torch.empty_like(weights)
+        for start, end in edge_ranges(targets.shape[0], ctx.chunk):
+            src, incoming = sources[start:end], grad_out.index_select(0, targets[start:end])
+            torch.sum(incoming * values.index_select(0, src), -1, out=grad_weights[start:end])
+            grad_values.index_add_(0, src, incoming.mul_(weights[start:end].unsqueeze(-1)))
+        return grad_values, grad_weights, None, None, None, None
+
+
+class _ProductGatherSum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, left, right, first, second, target, chunk):
+        out = torch.zeros_like(left)
+        for start, end in edge_ranges(target.shape[0], chunk):
+            product = left.index_select(0, first[start:end]).mul_(right.index_select(0, second[start:end]))
+            out.index_add_(0, target[start:end], product)
+        ctx.save_for_backward(left, right, first, second, target)
+        ctx.chunk = chunk
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        left, right, first, second, target = ctx.saved_tensors
+        grad_left, grad_right = torch.zeros_like(left), torch.zeros_like(right)
+        for start, end in edge_ranges(target.shape[0], ctx.chunk):
+            a, b = first[start:end], second[start:end]
+            incoming = grad_out.index_select(0, target[start:end])
+            grad_left.index_add_(0, a, right.index_select(0, b).mul_(incoming))
+            grad_right.index_add_(0, b, incoming.mul_(left.index_select(0, a)))
+        return grad_left, grad_right, None, None, None, None
+
+
+def pair_dot(left: torch.Tensor, right: torch.Tensor, index: torch.Tensor, scale: float = 1.0,
+             chunk: int | None = None) -> torch.Tensor:
+    """scale * <left_i, right_j> over the last axis for every pair (i, j) of ``index``.
+
+    Args:
+        left, right: (N, ..., D) node features (e.g. attention queries and keys, (N, H, D)).
+        index: (2, E) pairs: row 0 indexes ``left``, row 1 ``right``.
+        scale: factor on every dot product.
+        chunk: pairs per chunk (default ``nn.chunks.edge_chunk``).
+
+    Returns:
+        (E, ...) dot products, e.g. (E, H).
+    """
+    return _PairDot.apply(left, right, index[0], index[1], scale,
+                          chunk or edge_chunk(left, math.prod(left.shape[1:])))
+
+
+def weighted_gather_sum(values: torch.Tensor, weights: torch.Tensor, index: torch.Tensor, size: int,
+                        chunk: int | None = None) -> torch.Tensor:
+    """out_i = sum over pairs e = (i, j) of ``index`` of weights_e * values_j.
+
+    Args:
+        values: (N, ..., D) features of the senders j.
+        weights: (E, ...) one weight per pair (and head), broadcast over the last axis of ``values``.
+        index: (2, E) receivers i (row 0) and senders j (row 1).
+        size: number of receivers N of the output.
+        chunk: pairs per chunk (default ``nn.chunks.edge_chunk``).
+
+    Returns:
+        (size, ..., D) weighted sums.
+    """
+    return _WeightedGatherSum.apply(values, weights, index[0], index[1], size,
+                                    chunk or edge_chunk(values, math.prod(values.shape[1:])))
+
+
+def product_gather_sum(left: torch.Tensor, right: torch.Tensor, index: torch.Tensor,
+                       chunk: int | None = None) -> torch.Tensor:
+    """out_c = sum over the rows (a, b, c) of ``index`` of left_a * right_b (elementwise).
+
+    Args:
+        left, right: (P, F) features (e.g. GeomAtt's pair weights and a kernel's factor).
+        index: (3, T) rows a (into ``left``), b (into ``right``) and c (into the output).
+        chunk: rows per chunk (default ``nn.chunks.edge_chunk``).
+
+    Returns:
+        (P, F), shaped like ``left``.
+    """
+    a, b, c = index
+    return _ProductGatherSum.apply(left, right, a, b, c, chunk or edge_chunk(left, left.shape[1]))
