@@ -340,7 +340,7 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
         while state["epoch"] < t.epochs and state["bad_epochs"] < t.patience:
             if t.max_minutes and state["elapsed"] >= 60 * t.max_minutes:
                 break
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             epoch = state["epoch"] + 1
             generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
             potential.train()
@@ -362,7 +362,9 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
                 state["bad_epochs"] += 1
             if ranks.is_main:
                 record = {"epoch": epoch, "lr": scheduler.get_last_lr()[0], "train_loss": train_loss,
-                          "elapsed_s": round(state["elapsed"], 2), **{f"val_{k}": v for k, v in val.items()}}
+                          "elapsed_s": round(state["elapsed"], 2),
+                          "epoch_cpu_s": round(time.process_time() - cpu_started, 2),  # this process's (rank 0's)
+                          **{f"val_{k}": v for k, v in val.items()}}
                 # log first: a line past the last checkpoint is dropped on resume and written again
                 with open(log_path, "a") as handle:
                     handle.write(json.dumps(record) + "\n")
