@@ -266,8 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config entry, e.g. training.epochs=10 (repeatable)")
     train.add_argument("--threads", type=int, metavar="N",
-                       help="torch CPU threads per process, overriding training.threads; None keeps the "
-                            "config's, 0 is torch's default")
+                       help="torch CPU threads per process, overriding training.threads (default: the "
+                            "config's; 0 is torch's default)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
 

@@ -116,4 +116,5 @@ def test_train_help_shows_defaults_and_threads(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--threads N" in text and "training.threads" in text
-    assert "(default: False)" in text and "(default: None)" in text
+    assert "overriding training.threads (default: the config's; 0 is torch's default)" in text
+    assert "(default: [])" in text
