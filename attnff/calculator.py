@@ -18,11 +18,15 @@ from .data.validate import check_min_distance, check_structure, default_multipli
 from .device import resolve_device, resolve_dtype
 from .errors import ChargeSpinError
 from .memory import keep_freed_memory, recompute_needed
-from .model_file import load_potential, resolve_potential
+from .model_file import load_model, resolve_potential
 from .neighbors import NeighborCache
 from .potential import Potential
+from .properties import PropertyModel
 
-__all__ = ["AttnCalculator"]
+__all__ = ["AttnCalculator", "POTENTIAL_PROPERTIES"]
+
+#: what a potential computes; a property model refuses these
+POTENTIAL_PROPERTIES = ("energy", "free_energy", "forces", "energies", "stress")
 
 #: the pair count the model sees is rounded up to a multiple of list length / PAIR_QUANTA
 PAIR_QUANTA = 64
@@ -45,6 +49,12 @@ def pairs_to_evaluate(inside: np.ndarray) -> np.ndarray:
     return inside | (np.cumsum(~inside) <= extra)
 
 
+def _result_name(target: str) -> str:
+    """The calculator's name of a property model's target: "dipole" is ASE's vector, so its magnitude (Debye)
+    is "dipole_magnitude"."""
+    return "dipole_magnitude" if target == "dipole" else target
+
+
 class AttnCalculator(Calculator):
     """ASE calculator for an attnff Potential.
 
@@ -55,6 +65,12 @@ class AttnCalculator(Calculator):
     then lists it). A potential whose model card lists the (charge, multiplicity) states it was
     trained on refuses other states unless ``allow_untrained_states`` is True (then it warns once
     per state). Calls from several threads are serialised by a lock.
+
+    The same calculator serves property models (attnff.properties, e.g. a ``*-qm9-*`` model): their
+    ``implemented_properties`` are their targets ("homo", "lumo", "gap" in eV, ...; the dipole target as
+    "dipole_magnitude" in Debye, and "dipole" as the vector in e*Angstrom where the model has a vector dipole head), ``get_homo_lumo()`` returns (HOMO, LUMO) in eV as DFT
+    calculators do, and energy, forces and stress raise PropertyNotImplementedError; a potential raises it for
+    property names.
 
     ``calc.parameters`` (and ``todict()``, which ase.db and trajectories store) name the potential
     (shipped name or file path, and the file's sha256), model, device, dtype and skin;
@@ -91,7 +107,7 @@ class AttnCalculator(Calculator):
     #: what ``set`` may change (anything else needs a new calculator)
     settable = ("device", "dtype", "skin")
 
-    def __init__(self, potential: Potential, device: str | torch.device = "auto",
+    def __init__(self, potential: Potential | PropertyModel, device: str | torch.device = "auto",
                  dtype: str | torch.dtype = "float32", skin: float = 0.5,
                  metadata: dict[str, Any] | None = None, source: str | os.PathLike | None = None,
                  allow_untrained_states: bool = False, threads: int | None = None, keep_memory: bool = True,
@@ -125,8 +141,13 @@ class AttnCalculator(Calculator):
         self._new_neighbor_list()
         #: what to call this potential in logs and plots: the model card's name, else the model's
         self.potential_name = card.get("name") or potential.model_name
-        self.implemented_properties = [p for p in type(self).implemented_properties
-                                       if p != "dipole" or self.potential.has_dipole]
+        self.is_property_model = isinstance(potential, PropertyModel)
+        if isinstance(potential, PropertyModel):
+            self.implemented_properties = [_result_name(t) for t in potential.targets] + \
+                (["dipole"] if potential.has_dipole else [])
+        else:
+            self.implemented_properties = [p for p in type(self).implemented_properties
+                                           if p != "dipole" or self.potential.has_dipole]
         self.parameters.update(potential=str(source) if source is not None else self.potential_name,
                                model=potential.model_name, device=str(self.device),
                                dtype=str(self.dtype).removeprefix("torch."), skin=self.skin)
@@ -138,7 +159,7 @@ class AttnCalculator(Calculator):
              dtype: str | torch.dtype = "float32", **kwargs) -> "AttnCalculator":
         """Calculator for a shipped potential name (see ``list_potentials()``) or a file path."""
         path = resolve_potential(name_or_path)
-        potential, metadata = load_potential(path)
+        potential, metadata = load_model(path)
         calc = cls(potential, device=device, dtype=dtype, metadata=metadata, source=path, **kwargs)
         if str(name_or_path) != str(path):  # a shipped name: record it, beside the file's hash
             calc.parameters["potential"] = str(name_or_path)
@@ -188,7 +209,19 @@ class AttnCalculator(Calculator):
                 self.reset()
         return changed
 
+    def get_homo_lumo(self, atoms=None) -> tuple[float, float]:
+        """(HOMO, LUMO) orbital energies in eV, as ASE's DFT calculators return them (property models only)."""
+        return self.get_property("homo", atoms), self.get_property("lumo", atoms)
+
     def get_property(self, name, atoms=None, allow_calculation=True):
+        if self.is_property_model and name in POTENTIAL_PROPERTIES:
+            raise PropertyNotImplementedError(
+                f"{self.potential_name} is a property model: it predicts {', '.join(self.implemented_properties)}, "
+                f"not {name}; energies and forces need a potential (attnff.list_potentials())")
+        if not self.is_property_model and name not in type(self).implemented_properties:
+            raise PropertyNotImplementedError(
+                f"{self.potential_name} is a potential (energy, forces, stress): it does not predict {name!r}; "
+                "per-molecule properties such as HOMO and LUMO need a property model (a *-qm9-* model)")
         if name == "dipole" and not self.potential.has_dipole:
             raise PropertyNotImplementedError(f"this {self.potential.model_name} potential ({self.potential_name}) "
                                               "has no dipole head")
@@ -288,6 +321,14 @@ class AttnCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         batch = self.batch_for(self.atoms)
+        if isinstance(self.potential, PropertyModel):
+            with torch.no_grad():
+                predicted = self.potential(batch)
+            self.results = {_result_name(name): float(predicted["targets"][0, k])
+                            for k, name in enumerate(self.potential.targets)}
+            if "dipole_vector" in predicted:
+                self.results["dipole"] = predicted["dipole_vector"][0].double().cpu().numpy()
+            return
         periodic = bool(self.atoms.pbc.all())
         if "stress" in properties and not periodic:
             raise PropertyNotImplementedError("stress needs a cell that is periodic in all three directions")

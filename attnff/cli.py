@@ -1,4 +1,4 @@
-"""Command line: ``attnff train|eval|list|md|scan``; each parses arguments and calls one library function."""
+"""Command line: ``attnff train|eval|predict|list|md|scan``; each parses arguments and calls one library function."""
 
 import argparse
 import json
@@ -65,6 +65,13 @@ def _eval(args) -> None:
     configs = read_configurations(spec)
     indices = range(*args.range) if args.range else None
     print(json.dumps(evaluate(potential, GraphDataset(configs, potential.cutoff), indices=indices), indent=2))
+
+
+def _predict(args) -> None:
+    from .predict import predict_file
+
+    path = predict_file(args.model, args.structures, args.output, args.batch_size, args.device, args.dtype)
+    print(f"wrote {path}")
 
 
 def _list(args) -> None:
@@ -282,6 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--spin-key", help="name of the spin quantum number S per structure (multiplicity 2S+1)")
     ev.add_argument("--range", type=int, nargs=2, metavar=("START", "STOP"), help="evaluate indices START..STOP-1")
     ev.set_defaults(run=_eval)
+
+    pr = commands.add_parser("predict", help="per-molecule properties (HOMO, LUMO, gap, ...) of every structure "
+                             "in a file from a property model, in batches; writes a CSV", formatter_class=HelpFormatter)
+    pr.add_argument("model", help="shipped property model name (e.g. jat-qm9-homo-lumo) or model file")
+    pr.add_argument("structures", help="structure file (anything ase.io reads)")
+    pr.add_argument("-o", "--output", default="predictions.csv", help="CSV to write")
+    pr.add_argument("--batch-size", type=_positive(int), default=64, help="structures per model call")
+    pr.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    pr.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="precision")
+    pr.set_defaults(run=_predict)
 
     ls = commands.add_parser("list", help="shipped potentials")
     ls.set_defaults(run=_list)

@@ -16,21 +16,26 @@ from safetensors.torch import load_file, save_file
 
 from .errors import ModelFileError
 from .potential import Potential
+from .properties import KIND as PROPERTY_KIND
+from .properties import PropertyModel
 from .version import __version__
 
-__all__ = ["FORMAT_VERSION", "save_potential", "load_potential", "read_metadata", "potentials_dir",
-           "list_potentials", "resolve_potential"]
+__all__ = ["FORMAT_VERSION", "save_potential", "load_potential", "load_property_model", "load_model",
+           "read_metadata", "potentials_dir", "list_potentials", "resolve_potential"]
 
 FORMAT_VERSION = 1
 _METADATA_KEY = "attnff"
 _MAX_HEADER = 100 * 2**20
 
 
-def save_potential(potential: Potential, path: str | os.PathLike, card: dict[str, Any] | None = None) -> Path:
-    """Write ``potential`` (weights + metadata + model card) atomically to ``path``."""
+def save_potential(potential: Potential | PropertyModel, path: str | os.PathLike,
+                   card: dict[str, Any] | None = None) -> Path:
+    """Write ``potential`` (or a property model: weights + metadata + model card) atomically to ``path``."""
     path = Path(path)
-    meta = {"format_version": FORMAT_VERSION, "attnff_version": __version__, "units": {"energy": "eV",
-            "length": "Angstrom"}, **potential.metadata(), "card": card or {}}
+    units = {"energy": "eV", "length": "Angstrom"} if isinstance(potential, Potential) else \
+        {"length": "Angstrom", **potential.units}
+    meta = {"format_version": FORMAT_VERSION, "attnff_version": __version__, "units": units,
+            **potential.metadata(), "card": card or {}}
     tensors = {k: v.detach().cpu().contiguous() for k, v in potential.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -94,10 +99,32 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_potential(path: str | os.PathLike) -> tuple[Potential, dict[str, Any]]:
-    """Rebuild a Potential from a file; returns (potential in float64 on CPU, metadata)."""
+    """Rebuild a Potential from a file; returns (potential in float64 on CPU, metadata).
+
+    Raises:
+        ModelFileError: the file is broken, or holds a property model (``load_property_model``).
+    """
+    model, meta = load_model(path)
+    if not isinstance(model, Potential):
+        raise ModelFileError(f"{path} holds a property model ({', '.join(model.targets)}), not a potential: it "
+                             "gives no energies or forces; load it with load_property_model or AttnCalculator.load")
+    return model, meta
+
+
+def load_property_model(path: str | os.PathLike) -> tuple[PropertyModel, dict[str, Any]]:
+    """Rebuild a PropertyModel from a file; returns (model in float64 on CPU, metadata)."""
+    model, meta = load_model(path)
+    if not isinstance(model, PropertyModel):
+        raise ModelFileError(f"{path} holds a potential (energies and forces), not a property model")
+    return model, meta
+
+
+def load_model(path: str | os.PathLike) -> tuple[Potential | PropertyModel, dict[str, Any]]:
+    """Rebuild whatever model a file holds (a Potential or a PropertyModel), float64 on CPU, and its metadata."""
     meta = read_metadata(path)
     try:
-        potential = Potential.from_metadata(meta)
+        potential = PropertyModel.from_metadata(meta) if meta.get("kind") == PROPERTY_KIND else \
+            Potential.from_metadata(meta)
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{path} has invalid model metadata: {error}") from None
     try:

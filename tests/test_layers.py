@@ -14,10 +14,11 @@ LAYERS = [
     ["attnff.models"],
     ["attnff.neighbors"],
     ["attnff.data"],  # readers -> records -> tensors
-    ["attnff.potential", "attnff.model_file"],
+    ["attnff.potential", "attnff.properties", "attnff.model_file"],
     ["attnff.train"],
     ["attnff.calculator"],
-    ["attnff.md", "attnff.scan", "attnff.analysis", "attnff.attention_maps", "attnff.lammps", "attnff.ipi"],
+    ["attnff.md", "attnff.scan", "attnff.analysis", "attnff.attention_maps", "attnff.lammps", "attnff.ipi",
+     "attnff.predict"],
     ["attnff.datagen"],
     ["attnff.plots"],
     ["attnff.md_analysis"],

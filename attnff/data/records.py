@@ -22,6 +22,8 @@ class Configuration:
         dipole: (3,) e*Angstrom, or None.
         charge: net charge in e.
         multiplicity: 2S + 1.
+        properties: per-structure scalar targets (HOMO, gap, ...) in attnff units (eV, Debye, Angstrom^3;
+            attnff.data.qm9.TARGETS), for property models; empty for potentials.
     """
 
     numbers: np.ndarray
@@ -34,6 +36,7 @@ class Configuration:
     dipole: np.ndarray | None = None
     charge: int = 0
     multiplicity: int = 1
+    properties: dict[str, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.numbers)

@@ -46,6 +46,9 @@ class AttnModel(nn.Module):
             the whole neighbour list, unchanged between list rebuilds, instead of a per-step selection.
     """
 
+    #: submodules that map ``represent``'s features to energies (and nothing else): a property model
+    #: (models.property) drops them and reads the features instead
+    energy_head: ClassVar[tuple[str, ...]] = ()
     supports_recompute: ClassVar[bool] = False
     recompute_block_edges: ClassVar[int] = 0
     reuses_pair_list: ClassVar[bool] = False
@@ -64,6 +67,20 @@ class AttnModel(nn.Module):
     def has_dipole(self) -> bool:
         """True when ``forward`` also returns a trained "dipole" (B, 3)."""
         return False
+
+    @property
+    def feature_width(self) -> int:
+        """Width F of the per-atom features that ``represent`` returns."""
+        raise NotImplementedError
+
+    def represent(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
+        """The per-atom representation before the energy head: "features" (N, F), and for equivariant
+        models "vectors" (N, 3, F). ``forward`` is the energy head applied to it."""
+        raise NotImplementedError
+
+    def dipole_vector(self, representation: dict[str, torch.Tensor], inputs: ModelInputs) -> torch.Tensor:
+        """(B, 3) dipole in e*Angstrom from ``represent``'s output, for models with a dipole head."""
+        raise NotImplementedError(f"{type(self).__name__} has no dipole head")
 
     def autograd_values_per_pair(self) -> float | None:
         """Numbers a force call keeps per evaluated pair (for the memory policy), or None if unknown."""

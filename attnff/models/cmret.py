@@ -221,6 +221,7 @@ class CMRET(AttnModel):
 
     supports_recompute = True
     recompute_block_edges = 1 << 18
+    energy_head = ("output",)
 
     config: CMRETConfig
 
@@ -313,7 +314,26 @@ class CMRET(AttnModel):
         per_feature = 3.0 if self.layers[0].chunked_edges() else 28.0
         return per_feature * self.config.width * self.config.num_layers
 
+    @property
+    def feature_width(self) -> int:
+        return self.config.width
+
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
+        representation = self.represent(inputs)
+        s_out, v_out = representation["features"], representation["vectors"]
+        for block in self.output:
+            s_out, v_out = block(s_out, v_out)
+        out = {"energies": s_out.squeeze(-1)}
+        if self.dipole_output is not None:
+            out["dipole"] = self.dipole_vector(representation, inputs)
+        return out
+
+    def dipole_vector(self, representation: dict[str, torch.Tensor], inputs: ModelInputs) -> torch.Tensor:
+        if self.dipole_output is None:
+            raise NotImplementedError("this CMRET has no dipole head (config dipole: true adds it)")
+        return self._dipole(representation["features"], representation["vectors"], inputs)
+
+    def represent(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         phi = self.envelope(inputs.d_ij)
         edge_features = self.basis(inputs.d_ij) * phi.unsqueeze(-1)
         unit_ij = inputs.vec_ij / inputs.d_ij.unsqueeze(-1)
@@ -330,11 +350,4 @@ class CMRET(AttnModel):
                 s, v, y = run_layer(layer, s, v, inputs.edge_index, edge_features, phi, unit_ij, att_weights,
                                     None if local else att_index, recompute=self.recompute_layers)
             accumulated = accumulated + y
-        features = self.norm(accumulated)
-        s_out, v_out = features, v
-        for block in self.output:
-            s_out, v_out = block(s_out, v_out)
-        out = {"energies": s_out.squeeze(-1)}
-        if self.dipole_output is not None:
-            out["dipole"] = self._dipole(features, v, inputs)
-        return out
+        return {"features": self.norm(accumulated), "vectors": v}

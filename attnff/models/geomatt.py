@@ -300,6 +300,7 @@ class GeomAtt(AttnModel):
 
     supports_recompute = True
     reuses_pair_list = True
+    energy_head = ("readout",)
 
     config: GeomAttConfig
 
@@ -379,7 +380,14 @@ class GeomAtt(AttnModel):
         chunked = self.streams[-1][0].attention.chunked_triplets()
         return (8.0 if chunked else 42.0) * self.config.width * self.config.num_layers * len(self.config.orders)
 
+    @property
+    def feature_width(self) -> int:
+        return self.config.width * len(self.config.orders)
+
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
+        return {"energies": self.readout(self.represent(inputs)["features"]).squeeze(-1)}
+
+    def represent(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         graph = self.pair_graph(inputs)
         v_0 = self.embedding(inputs.species)
         finals = []
@@ -388,4 +396,4 @@ class GeomAtt(AttnModel):
             for interaction in stream:
                 v = run_layer(interaction, v, graph, recompute=self.recompute_layers)
             finals.append(v)
-        return {"energies": self.readout(torch.cat(finals, dim=-1)).squeeze(-1)}
+        return {"features": torch.cat(finals, dim=-1)}

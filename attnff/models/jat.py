@@ -205,6 +205,7 @@ class JAT(AttnModel):
     """
 
     supports_recompute = True
+    energy_head = ("readout",)
     recompute_block_edges = 1 << 18
 
     config: JATConfig
@@ -238,7 +239,14 @@ class JAT(AttnModel):
             return self.envelope(d_ij)
         return (d_ij < self.cutoff).to(d_ij.dtype)
 
+    @property
+    def feature_width(self) -> int:
+        return self.config.width
+
     def forward(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
+        return {"energies": self.readout(self.represent(inputs)["features"]).squeeze(-1)}
+
+    def represent(self, inputs: ModelInputs) -> dict[str, torch.Tensor]:
         weights = self.edge_weights(inputs.d_ij)
         rbf = self.basis(inputs.d_ij) * self.envelope(inputs.d_ij).unsqueeze(-1)
         edges = (inputs.d_ij, rbf, weights)
@@ -252,4 +260,4 @@ class JAT(AttnModel):
                 h = run_layer_by_receivers(layer, (h,), inputs.edge_index, edges, blocks)
             else:
                 h = run_layer(layer, h, inputs.edge_index, *edges, recompute=self.recompute_layers)
-        return {"energies": self.readout(h).squeeze(-1)}
+        return {"features": h}

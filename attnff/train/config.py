@@ -138,6 +138,7 @@ class RunConfig:
     description: str = ""
     reference: str = ""
     domain: dict = field(default_factory=dict)
+    properties: Any = None  # a models.property.PropertyConfig: train a property model (train.properties)
 
 
 def _set(raw: dict, dotted: str, value: Any) -> None:
@@ -159,7 +160,7 @@ def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[s
             raise ConfigError(f"override {item!r} must look like section.key=value")
         key, value = item.split("=", 1)
         _set(raw, key, yaml.safe_load(value))
-    top = {"name", "output", "data", "model", "training", "seed", "description", "reference", "domain"}
+    top = {"name", "output", "data", "model", "training", "seed", "description", "reference", "domain", "properties"}
     unknown = sorted(set(raw) - top)
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {unknown}; known: {sorted(top)}")
@@ -193,7 +194,17 @@ def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[s
         description=check_type("description", raw.get("description", ""), str),
         reference=check_type("reference", raw.get("reference", ""), str),
         domain=check_type("domain", raw.get("domain", {}), dict),
+        properties=_property_config(raw.get("properties")),
     )
+
+
+def _property_config(raw: Any) -> Any:
+    """The ``properties`` section (per-molecule targets, readout) as a PropertyConfig, or None."""
+    if raw is None:
+        return None
+    from ..models.property import PropertyConfig
+
+    return build_dataclass(PropertyConfig, "properties", check_type("properties", raw, dict))
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> RunConfig:

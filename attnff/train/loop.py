@@ -262,6 +262,10 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True, comman
         TrainingInterrupted: on Ctrl-C, with the checkpoint to resume from.
         FloatingPointError: when an epoch's training loss is not finite.
     """
+    if config.properties is not None:  # a property model (per-molecule targets): attnff.train.properties
+        from .properties import train_properties
+
+        return train_properties(config, resume, progress, command)
     ranks = Ranks.from_environment(config.training.device, config.training.ddp_backend)
     try:
         return _train(config, ranks, resume, progress, command)
@@ -316,7 +320,9 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
         if "rng" in saved:
             torch.set_rng_state(saved["rng"])
         state = saved["state"]
-        ranks.barrier()  # every rank has read the checkpoint before rank 0 writes the next one
+    # also a barrier: every rank has read the checkpoint before rank 0 touches the log or writes again
+    _check_same_start(ranks, state["epoch"], checkpoint_path)
+    if state["epoch"]:
         if ranks.is_main:
             _trim_log(log_path, state["epoch"])
         _say(ranks, _resumed_message(checkpoint_path, state, log_path))
@@ -381,6 +387,19 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
         raise TrainingInterrupted(checkpoint_path if epoch else None, epoch) from None
     bar.close()
     return _finish(config, potential, state, val_set, test_configs, splits, dropped, command, ranks, reduce)
+
+
+def _check_same_start(ranks: Ranks, epoch: int, checkpoint_path: Path) -> None:
+    """Refuse, on every rank at once, a start where the ranks read different checkpoints (a node
+    without the output folder: it must be on a file system all nodes share, for --resume)."""
+    if not ranks.enabled:
+        return
+    main_epoch = int(ranks.from_main(torch.tensor([float(epoch)]))[0])
+    differing = int(ranks.sum(torch.tensor([float(epoch != main_epoch)]))[0])
+    if differing:
+        raise ConfigError(f"{differing} rank(s) start from another epoch than rank 0 (epoch {main_epoch}; this rank "
+                          f"{ranks.rank}: {epoch}, checkpoint {checkpoint_path}): for --resume the output folder must "
+                          "be on a file system that every node reads")
 
 
 def _train_epoch(step_loss, potential, ranks: Ranks, train_set: GraphDataset, batch_size: int,

@@ -74,7 +74,8 @@ def _worker(rank: int, world_size: int, port: int, jobs: list, log_dir: str, kil
         Ranks.barrier = dying_barrier
     for job in jobs:
         if job[0] == "train":
-            _, raw, resume = job
+            _, raw, resume, *outputs = job  # outputs: one output folder per rank (nodes without a shared disk)
+            raw = {**raw, "output": outputs[0][rank]} if outputs else raw
             train(parse_config(raw), resume=resume, progress=rank == 0)
         elif job[0] == "evaluate":
             _, potential_path, data_path, out = job

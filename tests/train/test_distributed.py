@@ -104,11 +104,20 @@ def test_killed_rank_resumes_on_any_number_of_processes(data_file, single, tmp_p
     # rank 1 dies after epoch 1's checkpoint; two processes resume, and rank 0 dies after epoch 2's
     assert spawn(2, [("train", raw, False)], tmp_path / "logs", kill=(1, 1)) == "killed"
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["state"]["epoch"] == 1
-    assert spawn(2, [("train", raw, True)], tmp_path / "logs", kill=(0, 2)) == "killed"
+    assert spawn(2, [("train", raw, True)], tmp_path / "logs", kill=(0, 1)) == "killed"
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["state"]["epoch"] == 2
     assert not (tmp_path / "run" / "tiny.safetensors").exists()
     train(parse_config(raw), resume=True, progress=False)  # and one process finishes the run
     _assert_same_run(tmp_path / "run", single)
+
+
+def test_resume_refused_on_all_ranks_when_a_rank_sees_no_checkpoint(data_file, tmp_path):
+    raw = tiny_raw(data_file, tmp_path / "shared", **TRAINING, epochs=2)
+    train(parse_config({**raw, "training": {**raw["training"], "epochs": 1}}), progress=False)
+    outputs = [str(tmp_path / "shared"), str(tmp_path / "node2")]  # rank 1's node lacks the run folder
+    with pytest.raises(Exception, match="must be on a file system that every node reads"):
+        spawn(2, [("train", raw, True, outputs)], tmp_path / "logs")
+    assert not (tmp_path / "node2").exists()
 
 
 def test_parameters_unused_by_the_loss_train(data_file, tmp_path):
