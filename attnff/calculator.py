@@ -68,9 +68,9 @@ class AttnCalculator(Calculator):
 
     The same calculator serves property models (attnff.properties, e.g. a ``*-qm9-*`` model): their
     ``implemented_properties`` are their targets ("homo", "lumo", "gap" in eV, ...; the dipole target as
-    "dipole_magnitude" in Debye, and "dipole" as the vector in e*Angstrom where the model has a vector dipole head), ``get_homo_lumo()`` returns (HOMO, LUMO) in eV as DFT
-    calculators do, and energy, forces and stress raise PropertyNotImplementedError; a potential raises it for
-    property names.
+    "dipole_magnitude" in Debye, and "dipole" as the vector in e*Angstrom where the model has a vector dipole
+    head), ``get_homo_lumo()`` returns (HOMO, LUMO) in eV as DFT calculators do, and energy, forces and stress
+    raise PropertyNotImplementedError; a potential raises it for property names.
 
     ``calc.parameters`` (and ``todict()``, which ase.db and trajectories store) name the potential
     (shipped name or file path, and the file's sha256), model, device, dtype and skin;
