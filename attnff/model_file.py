@@ -61,9 +61,12 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         # torch.save writes a zip archive ("PK"), older torch and plain pickle start with
         # the protocol byte 0x80; a safetensors header is JSON, so byte 8 is "{".
         if head[:2] == b"PK" or (head[:1] == b"\x80" and head[8:9] != b"{"):
+            beside = sorted(path.parent.glob("*.safetensors"))
+            hint = (f"; if it is a training checkpoint, the potential file training wrote is {beside[0]}"
+                    if beside else "; a training run writes its potential file as NAME.safetensors beside it")
             raise ModelFileError(
-                f"{path} holds pickled (torch.save) data; attnff never unpickles model files. "
-                "Convert the weights to an attnff safetensors potential file."
+                f"{path} holds pickled (torch.save) data; attnff never unpickles model files{hint}. "
+                "Other weights: convert them to an attnff safetensors potential file."
             )
         if len(head) < 9:
             raise ModelFileError(f"{path} is truncated or not a safetensors file ({size} bytes)")

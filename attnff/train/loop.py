@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ase.data import chemical_symbols
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
@@ -287,6 +288,7 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
     pool, dropped = _read_pool(config)
     train_configs, val_configs, test_configs, splits = _split(config, pool)
     species = _check_data(config, train_configs, val_configs + test_configs, config.model.supports_charge_spin)
+    trained_on = _trained_on(train_configs)
     references = fit_reference_energies([c.numbers for c in train_configs],
                                         np.array([c.energy for c in train_configs]), species)
     scale = _energy_scale(train_configs, species, references)
@@ -386,7 +388,8 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
         epoch = int(load_checkpoint(checkpoint_path)["state"]["epoch"]) if checkpoint_path.exists() else 0
         raise TrainingInterrupted(checkpoint_path if epoch else None, epoch) from None
     bar.close()
-    return _finish(config, potential, state, val_set, test_configs, splits, dropped, command, ranks, reduce)
+    return _finish(config, potential, state, val_set, test_configs, splits, dropped, command, ranks, reduce,
+                   trained_on)
 
 
 def _check_same_start(ranks: Ranks, epoch: int, checkpoint_path: Path) -> None:
@@ -435,8 +438,15 @@ def _train_epoch(step_loss, potential, ranks: Ranks, train_set: GraphDataset, ba
     return float(ranks.sum(torch.stack(losses)).mean())
 
 
+def _trained_on(train_configs) -> dict:
+    """The card's record of what the training split holds: its elements and (charge, multiplicity) states."""
+    symbols = sorted({int(z) for c in train_configs for z in c.numbers})
+    states = sorted({(int(c.charge), int(c.multiplicity)) for c in train_configs})
+    return {"elements": [chemical_symbols[z] for z in symbols], "states": [list(state) for state in states]}
+
+
 def _finish(config, potential, state, val_set, test_configs, splits, dropped, command, ranks: Ranks,
-            reduce) -> Path:
+            reduce, trained_on: dict) -> Path:
     """Load the best weights, evaluate in float64 (each rank its shard), write the potential file with
     its card (rank 0), print the test errors."""
     path = Path(config.output) / f"{config.name}.safetensors"
@@ -454,7 +464,7 @@ def _finish(config, potential, state, val_set, test_configs, splits, dropped, co
         metrics["test_within_max_force"] = evaluate(final, test_set, batch_size, ranks.shard(capped), reduce)
     if ranks.is_main:
         _write_potential(config, final, state, metrics, test_configs, splits, dropped, capped, command, path,
-                         ranks.world_size)
+                         trained_on, ranks.world_size)
         _say(ranks, f"validation errors: {format_errors(val)}")
         if test:
             _say(ranks, f"test errors: {format_errors(test)}")
@@ -463,13 +473,14 @@ def _finish(config, potential, state, val_set, test_configs, splits, dropped, co
 
 
 def _write_potential(config, final, state, metrics, test_configs, splits, dropped, capped, command,
-                     path: Path, processes: int) -> None:
+                     path: Path, trained_on: dict, processes: int) -> None:
     """The potential file and card.json (rank 0 only)."""
     card = {
         "name": config.name,
         "description": config.description,
         "reference": config.reference,
         "domain": config.domain,
+        **trained_on,
         "model": config.model_name,
         "model_config": config_to_dict(config.model),
         "data": {

@@ -35,6 +35,7 @@ def test_tiny_run_writes_loadable_potential_with_card(data_file, tmp_path):
     card = calc.metadata["card"]
     assert card["training"]["epochs_run"] == EPOCHS and card["training"]["seed"] == 3
     assert card["data"]["sizes"] == {"train": 14, "validation": 5, "test": 5}
+    assert card["states"] == [[0, 1]] and card["elements"] == ["H", "C", "O", "Cu"]
     assert card["metrics"]["test"]["stress_mae"] >= 0 and card["metrics"]["test"]["forces_mae"] > 0
     log = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == list(range(1, EPOCHS + 1))
