@@ -25,14 +25,16 @@ def _read_xyz(path: str, targets) -> list[Configuration]:
         raise FileNotFoundError(f"property data file {path!r} not found")
     configs = []
     for k, atoms in enumerate(read(path, index=":")):
-        missing = [t for t in targets if t not in atoms.info]
+        # ase.io moves keys it knows as results ("dipole", "energy") from the comment line to a calculator
+        info = {**(atoms.calc.results if atoms.calc is not None else {}), **atoms.info}
+        missing = [t for t in targets if t not in info]
         if missing:
             raise ConfigError(f"{path}: structure {k} has no {missing} in its info (targets are read from "
                               "atoms.info, in attnff units)")
         charge, multiplicity = resolve_charge_spin(atoms.numbers, atoms.info)
         configs.append(Configuration(numbers=atoms.numbers.copy(), positions=atoms.positions.copy(),
                                      charge=charge, multiplicity=multiplicity,
-                                     properties={t: float(atoms.info[t]) for t in targets}))
+                                     properties={t: float(np.ravel(info[t])[0]) for t in targets}))
     return configs
 
 
