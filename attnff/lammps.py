@@ -44,7 +44,8 @@ from .model_file import load_potential, resolve_potential
 from .models import ModelInputs
 from .potential import Potential
 
-__all__ = ["AttnMLIAP", "UnsupportedEngineModelError", "GhostExchangeError", "check_decomposable",
+__all__ = ["AttnMLIAP", "UnsupportedEngineModelError", "GhostExchangeError", "add_export_lammps_arguments",
+           "check_decomposable", "export_lammps_command", "main",
            "export_lammps", "read_lammps_reference"]
 
 try:  # the class LAMMPS expects; the module imports without LAMMPS (tests, export on a login node)
@@ -425,3 +426,43 @@ def read_lammps_reference(path: str | os.PathLike) -> dict[str, Any]:
     """
     with open(path, "rb") as handle:
         return _ReferenceReader(handle).load()
+
+
+def add_export_lammps_arguments(parser) -> None:
+    """The options of ``attnff export-lammps`` on an argparse parser."""
+    parser.add_argument("potential", help="shipped potential name or attnff safetensors path")
+    parser.add_argument("output", help="file to write, loaded by `pair_style mliap unified OUTPUT 0`")
+    parser.add_argument("--charge", type=int, default=0, help="net charge of the whole system in e (default 0)")
+    parser.add_argument("--multiplicity", type=int, default=None,
+                        help="2S + 1 of the whole system (default: the lowest consistent with the electron count)")
+    parser.add_argument("--dtype", default="float64", choices=("float32", "float64"))
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
+
+
+def export_lammps_command(args) -> int:
+    """``attnff export-lammps``: write the reference file and print the pair_style / pair_coeff lines to use."""
+    path = export_lammps(args.potential, args.output, charge=args.charge, multiplicity=args.multiplicity,
+                         dtype=args.dtype, device=args.device)
+    reference = read_lammps_reference(path)
+    with open(path, "rb") as handle:
+        elements = pickle.load(handle).element_types
+    print(f"wrote {path}: a reference to {reference['path']} (sha256 {reference['sha256'][:12]}...), no weights")
+    print(f"pair_style mliap unified {path} 0")
+    print(f"pair_coeff * * {' '.join(elements)}    # LAMMPS types 1..{len(elements)} in this element order")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m attnff.lammps ...``: the same as ``attnff export-lammps ...``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m attnff.lammps",
+                                     description="write the ML-IAP unified file LAMMPS loads for an attnff potential")
+    add_export_lammps_arguments(parser)
+    return export_lammps_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # run through the importable module, so that the pickle names attnff.lammps._restore
+    from attnff.lammps import main as _main
+
+    raise SystemExit(_main())

@@ -289,3 +289,15 @@ def test_reference_reader_refuses_other_pickles(tmp_path):
     bad.write_bytes(pickle.dumps(torch.zeros(2)))
     with pytest.raises(ModelFileError):
         read_lammps_reference(bad)
+
+
+def test_export_command(tmp_path):
+    """python -m attnff.lammps (the body of `attnff export-lammps`) writes a reference to attnff.lammps._restore."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "jat-ean.mliap.pkl"
+    done = subprocess.run([sys.executable, "-m", "attnff.lammps", "jat-ean", str(out)], capture_output=True, text=True,
+                          check=True)
+    assert "pair_style mliap unified" in done.stdout and "pair_coeff * * H C N O" in done.stdout
+    assert read_lammps_reference(out)["path"] == str(resolve_potential("jat-ean").resolve())
