@@ -125,20 +125,23 @@ class _GhostExchange(torch.autograd.Function):
         return out, None
 
 
-def _exchange(x: torch.Tensor, data: Any, nlocal: int) -> torch.Tensor:
+def _exchange(x: torch.Tensor, data: Any, nlocal: int, anchor: torch.Tensor) -> torch.Tensor:
     """x (N_total, ...) with the ghost rows replaced by their owners' rows.
 
     The ghost rows that go in are zeros (no gradient path): whatever a coupling leaves in the ghost rows of
     the reverse exchange, no gradient reaches the features a rank computed for its ghosts (which it discards).
+    ``anchor`` is a zero scalar that requires grad: every exchange lies on a gradient path, so every rank makes
+    the same reverse exchanges even when it has no pairs or no local atoms (they are collective).
     """
     shape = x.shape
     flat = x.reshape(shape[0], -1)
-    prepared = torch.cat([flat[:nlocal], flat.new_zeros(shape[0] - nlocal, flat.shape[1])])
+    prepared = torch.cat([flat[:nlocal], flat.new_zeros(shape[0] - nlocal, flat.shape[1])]) + anchor
     return _GhostExchange.apply(prepared, data).view(shape)
 
 
 @contextmanager
-def _exchange_before_layers(layers: torch.nn.ModuleList, data: Any, nlocal: int, ntotal: int) -> Iterator[list]:
+def _exchange_before_layers(layers: torch.nn.ModuleList, data: Any, nlocal: int, ntotal: int,
+                            anchor: torch.Tensor) -> Iterator[list]:
     """Within the block, every call of a layer first exchanges its node inputs (leading floating tensors of N rows).
 
     Yields a list that counts the exchanges made (one per layer and node tensor).
@@ -155,7 +158,7 @@ def _exchange_before_layers(layers: torch.nn.ModuleList, data: Any, nlocal: int,
         if nodes == 0:
             raise UnsupportedEngineModelError(f"{type(module).__name__} was called without node features first")
         counts.append(nodes)
-        return tuple(_exchange(arg, data, nlocal) for arg in args[:nodes]) + tuple(args[nodes:])
+        return tuple(_exchange(arg, data, nlocal, anchor) for arg in args[:nodes]) + tuple(args[nodes:])
 
     handles = [layer.register_forward_pre_hook(hook) for layer in layers]
     try:
@@ -334,8 +337,6 @@ class AttnMLIAP(MLIAPUnified):
                 "no forward_exchange): build LAMMPS with PKG_KOKKOS (scripts/build_lammps.sh) and run with "
                 "`-k on -sf kk -pk kokkos newton on neigh half`"
             )
-        if nlocal == 0:
-            return np.zeros(0), np.zeros((npairs, 3))
         device, dtype = self.device, self.dtype
         species = torch.as_tensor(np.asarray(data.elems)[:ntotal], dtype=torch.long, device=device)
         if npairs:
@@ -358,14 +359,15 @@ class AttnMLIAP(MLIAPUnified):
             num_graphs=1, charge=torch.tensor([charge], dtype=dtype, device=device),
             spin=torch.tensor([spin], dtype=dtype, device=device),
         )
-        with _exchange_before_layers(self.potential.model.layers, data, nlocal, ntotal) as counts:
+        anchor = torch.zeros((), dtype=dtype, device=device, requires_grad=True)
+        # one layer reads only initial (per-species) ghost features: no exchange needed, none asked for
+        layers = self.potential.model.layers if num_layers > 1 else torch.nn.ModuleList()
+        with _exchange_before_layers(layers, data, nlocal, ntotal, anchor) as counts:
             model_energies = self.potential.model(inputs)["energies"][:nlocal] * self.potential.scale
-            if npairs:
-                (grad,) = torch.autograd.grad(model_energies.sum(), rij, allow_unused=True)
-            else:
-                grad = None
+            # the gradient to the anchor runs the backward of every exchange, on every rank alike
+            grad, _ = torch.autograd.grad(model_energies.sum(), [rij, anchor], allow_unused=True)
         self.exchanges = sum(counts)
-        if len(counts) != num_layers:
+        if num_layers > 1 and len(counts) != num_layers:
             raise UnsupportedEngineModelError(f"expected {num_layers} layer calls, saw {len(counts)}")
         energies = model_energies.detach().double() + self._references[species[:nlocal]]
         fij = torch.zeros_like(rij) if grad is None else grad

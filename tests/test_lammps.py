@@ -301,3 +301,16 @@ def test_export_command(tmp_path):
                           check=True)
     assert "pair_style mliap unified" in done.stdout and "pair_coeff * * H C N O" in done.stdout
     assert read_lammps_reference(out)["path"] == str(resolve_potential("jat-ean").resolve())
+
+
+def test_one_layer_needs_no_exchange(tmp_path):
+    """A single layer reads only per-species ghost features: the plain ML-IAP coupling suffices."""
+    path = save_potential(small_potential("jat", species=(1, 6, 8), num_layers=1), tmp_path / "jat1.safetensors")
+    atoms = random_box()
+    model = AttnMLIAP(path)
+    cluster = FakeCluster(atoms, model.element_types, model.potential.cutoff, 1)
+    data = cluster.data[0]
+    plain = type("PlainMLIAPData", (), {k: v for k, v in vars(data).items() if k != "cluster"})()
+    eatoms, fij = model.evaluate(plain)
+    atoms.calc = AttnCalculator.load(path, device="cpu", dtype="float64")
+    assert abs(eatoms.sum() - atoms.get_potential_energy()) < 1e-6
