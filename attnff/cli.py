@@ -194,6 +194,24 @@ def _md(args) -> None:
         raise SystemExit(1)
 
 
+def _export_lammps(args) -> None:
+    from .lammps import export_lammps_command
+
+    try:
+        export_lammps_command(args)
+    except ValueError as error:
+        _fail(error)
+
+
+def _ipi_client(args) -> None:
+    from .ipi import ipi_client_command
+
+    try:
+        ipi_client_command(args)
+    except ValueError as error:
+        _fail(error)
+
+
 def _element_pair_argument(text: str) -> str:
     from .analysis import element_pair
 
@@ -349,6 +367,19 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--fmax", type=_positive(float), default=0.02, help="relaxation force threshold, eV/Angstrom")
     sc.add_argument("--max-steps", type=_positive(int), default=200, help="BFGS steps per point")
     sc.set_defaults(run=_scan)
+
+    from .ipi import add_ipi_client_arguments
+    from .lammps import add_export_lammps_arguments
+
+    export = commands.add_parser("export-lammps", help="write the file `pair_style mliap unified` loads (a reference "
+                                 "to the potential file and its sha256, no weights; docs/engines.md)",
+                                 formatter_class=HelpFormatter)
+    add_export_lammps_arguments(export)
+    export.set_defaults(run=_export_lammps)
+    client = commands.add_parser("ipi-client", help="serve forces to an i-PI server through a socket "
+                                 "(docs/engines.md)", formatter_class=HelpFormatter)
+    add_ipi_client_arguments(client)
+    client.set_defaults(run=_ipi_client)
     return parser
 
 

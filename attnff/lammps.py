@@ -40,7 +40,7 @@ from ase.data import chemical_symbols
 from .data.validate import default_multiplicity
 from .device import resolve_device, resolve_dtype
 from .errors import ChargeSpinError, ModelFileError
-from .model_file import load_potential, resolve_potential
+from .model_file import load_potential, read_metadata, resolve_potential
 from .models import ModelInputs
 from .potential import Potential
 
@@ -445,9 +445,8 @@ def export_lammps_command(args) -> int:
     """``attnff export-lammps``: write the reference file and print the pair_style / pair_coeff lines to use."""
     path = export_lammps(args.potential, args.output, charge=args.charge, multiplicity=args.multiplicity,
                          dtype=args.dtype, device=args.device)
-    reference = read_lammps_reference(path)
-    with open(path, "rb") as handle:
-        elements = pickle.load(handle).element_types
+    reference = read_lammps_reference(path)  # parsed, not unpickled
+    elements = [chemical_symbols[z] for z in read_metadata(reference["path"])["species"]]
     print(f"wrote {path}: a reference to {reference['path']} (sha256 {reference['sha256'][:12]}...), no weights")
     print(f"pair_style mliap unified {path} 0")
     print(f"pair_coeff * * {' '.join(elements)}    # LAMMPS types 1..{len(elements)} in this element order")
