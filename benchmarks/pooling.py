@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "pooling"
 RESULTS = ROOT / "benchmarks" / "results" / "pooling.json"
 REPORT = ROOT / "docs" / "pooling_results.md"
+#: the hand-written reading of the numbers, appended to the report
+VERDICT = ROOT / "benchmarks" / "results" / "pooling_verdict.md"
 
 TARGETS = ["homo", "lumo", "gap"]
 READOUTS = ["sum", "mean", "attention"]
@@ -35,6 +37,8 @@ BACKBONES = {
 #: the comparison's budget: training molecules, epochs, validation and test molecules (first n of each pool)
 TRAIN, EPOCHS, VALIDATION, TEST = 5000, 15, 1000, 5000
 CURVE_SIZES = [1000, 5000, 20000]
+#: hidden width of the per-atom MLP of the capacity control: about the attention readout's parameter count
+CONTROL_HIDDEN = 1472
 TRAINING = {"batch_size": 32, "lr": 1e-3, "lr_min": 1e-5, "warmup_epochs": 1, "ema_decay": 0.99, "threads": 1,
             "eval_batch_size": 128, "patience": 1000, "loss": "mse"}
 #: the paper's numbers (full QM9, GPU; meV): (backbone, target) -> (sum, attention)
@@ -43,7 +47,7 @@ PAPER = {("SchNet", "HOMO"): (36.0, 29.6), ("SchNet", "LUMO"): (33.5, 27.0),
 
 
 def run(name: str, backbone: str, readout: str, seed: int, targets=TARGETS, train_size=TRAIN, test="5000",
-        dipole_head: str = "scalar", model_extra: dict | None = None) -> dict:
+        dipole_head: str = "scalar", model_extra: dict | None = None, properties_extra: dict | None = None) -> dict:
     """Train one setting (or read its finished card); returns the result record."""
     output = RUNS / name
     card_path = output / "card.json"
@@ -53,7 +57,8 @@ def run(name: str, backbone: str, readout: str, seed: int, targets=TARGETS, trai
                         "split": {"train": train_size, "validation": VALIDATION,
                                   "test": "all" if test == "all" else int(test)}},
                "model": {**BACKBONES[backbone], **(model_extra or {})},
-               "properties": {"targets": list(targets), "readout": readout, "dipole_head": dipole_head},
+               "properties": {"targets": list(targets), "readout": readout, "dipole_head": dipole_head,
+                              **(properties_extra or {})},
                "training": {**TRAINING, "epochs": EPOCHS},
                "description": f"QM9 {', '.join(targets)} from {backbone} with {readout} pooling"}
         started = time.perf_counter()
@@ -90,6 +95,11 @@ def best_jat_readout(records: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", action="store_true", help="only rewrite the report from finished runs")
+    parser.add_argument("--control", action="store_true",
+                        help="only the capacity control: JAT sum and mean with a per-atom MLP as large as the "
+                             "attention readout")
+    parser.add_argument("--curve", type=int, default=None, metavar="N",
+                        help="only one more learning-curve point: the best JAT readout on N training molecules")
     args = parser.parse_args()
     records = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     done = {r["name"] for r in records}
@@ -103,6 +113,16 @@ def main() -> None:
 
     if args.report:
         write_report(records)
+        return
+    if args.control:
+        for seed in SEEDS[:2]:
+            for readout in ("sum", "mean"):
+                add(run(f"control-jat-{readout}-wide-s{seed}", "jat", readout, seed,
+                        properties_extra={"hidden": CONTROL_HIDDEN}))
+        return
+    if args.curve:
+        best = best_jat_readout(records)
+        add(run(f"curve-jat-{best}-{args.curve}", "jat", best, 0, train_size=args.curve, test="all"))
         return
     for seed in SEEDS:
         for backbone in BACKBONES:
@@ -170,6 +190,18 @@ def write_report(records: list[dict]) -> None:
         for r in curve:
             lines.append(f"| {r['train']} | {r['test_size']} | " +
                          " | ".join(f"{1e3 * r['test'][f'{t}_mae']:.1f}" for t in TARGETS) + f" | {r['minutes']:.1f} |")
+    control = [r for r in records if r["name"].startswith("control-")]
+    if control:
+        lines += ["", "## Capacity control: sum and mean with a per-atom MLP as large as the attention readout", "",
+                  f"JAT, per-atom MLP 64 -> {CONTROL_HIDDEN} -> 3 (same split, budget and seeds as above).", "",
+                  "| readout | seeds | HOMO | LUMO | gap | parameters | minutes per run |",
+                  "|---|---|---|---|---|---|---|"]
+        for readout in ("sum", "mean"):
+            found = [r for r in control if r["readout"] == readout]
+            if found:
+                lines.append(f"| {readout} (wide) | {len(found)} | " +
+                             " | ".join(_mean_sd([1e3 * r["test"][f"{t}_mae"] for r in found]) for t in TARGETS) +
+                             f" | {found[0]['parameters']:,} | {np.mean([r['minutes'] for r in found]):.1f} |")
     dipole = [r for r in records if r["name"].startswith("dipole-")]
     if dipole:
         lines += ["", "## Dipole moment magnitude: CMRET's equivariant vector head against a scalar head", "",
@@ -178,6 +210,8 @@ def write_report(records: list[dict]) -> None:
         for r in dipole:
             lines.append(f"| {r['dipole_head']} | {r['test']['dipole_mae']:.3f} | {r['test']['dipole_rmse']:.3f} | "
                          f"{r['minutes']:.1f} |")
+    if VERDICT.exists():
+        lines += ["", VERDICT.read_text().strip()]
     REPORT.write_text("\n".join(lines) + "\n")
 
 
