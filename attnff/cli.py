@@ -348,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "e.g. N-H O-H); frames where only they changed are counted apart")
     md.set_defaults(run=_md)
 
-    sc = commands.add_parser("scan", help="1-D potential energy scan; writes scan.csv and scan.png", formatter_class=HelpFormatter)
+    sc = commands.add_parser("scan", help="1-D potential energy scan; writes scan.csv and scan.png",
+                             formatter_class=HelpFormatter)
     _add_potential_options(sc)
     coordinate = sc.add_mutually_exclusive_group(required=True)
     coordinate.add_argument("--bond", type=int, nargs=2, metavar=("I", "J"), help="distance I-J; J moves")

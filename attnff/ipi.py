@@ -15,12 +15,14 @@ charge/spin come from options (default: neutral, lowest multiplicity), set in ``
 import os
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 from ase.calculators.socketio import SocketClient
 
 from .calculator import AttnCalculator
 
-__all__ = ["add_ipi_client_arguments", "ipi_client_atoms", "ipi_client_command", "main", "read_ipi_properties", "run_ipi_client"]
+__all__ = ["add_ipi_client_arguments", "ipi_client_atoms", "ipi_client_command", "main", "read_ipi_properties",
+           "run_ipi_client"]
 
 
 def ipi_client_atoms(structure: str | os.PathLike | Atoms, potential: str | os.PathLike, charge: int = 0,
@@ -85,14 +87,13 @@ def run_ipi_client(potential: str | os.PathLike, structure: str | os.PathLike | 
     return served
 
 
-def read_ipi_properties(path: str | os.PathLike) -> dict[str, "np.ndarray"]:
+def read_ipi_properties(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Columns of an i-PI properties file by name, units dropped: "kinetic_cv{electronvolt}(H)" -> "kinetic_cv(H)".
 
     The values are in the units the file's header names (i-PI writes them as asked in ``<properties>``).
     """
     import re
 
-    import numpy as np
 
     names: list[str] = []
     with open(path) as handle:

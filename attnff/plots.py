@@ -100,7 +100,8 @@ def md_plot(log_csv: str | os.PathLike, png: str | os.PathLike, title: str | Non
     axes[0].legend(loc="best", fontsize="small", ncols=3)
     axes[1].plot(time_ps, log["temperature_K"], color="tab:red", lw=1.2, label="instantaneous")
     if target_temperature_K is not None:
-        axes[1].axhline(target_temperature_K, color="black", lw=1.0, ls="--", label=f"target {target_temperature_K:g} K")
+        axes[1].axhline(target_temperature_K, color="black", lw=1.0, ls="--",
+                        label=f"target {target_temperature_K:g} K")
         axes[1].legend(loc="best", fontsize="small")
     axes[1].set_ylabel("temperature (K)")
     if show_density:

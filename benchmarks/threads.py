@@ -77,9 +77,11 @@ def main() -> None:
              f"`python benchmarks/threads.py --calls {args.calls}`; {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} cores; float32, energy + forces, list reused. Load = 1-minute load average when the "
              "case started (above 0.5 the machine was busy with other jobs).", "",
-             "| potential | system | threads | wall ms/call | CPU ms/call | load |", "| --- | --- | --- | --- | --- | --- |"]
+             "| potential | system | threads | wall ms/call | CPU ms/call | load |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['potential']} | {r['system']} | {r['threads_used']}{' (default)' if not r['threads'] else ''} "
+        default = "" if r["threads"] else " (default)"
+        lines.append(f"| {r['potential']} | {r['system']} | {r['threads_used']}{default} "
                      f"| {r['wall_ms']:.1f} | {r['cpu_ms']:.1f} | {r['load']:.1f} |")
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

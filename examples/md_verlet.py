@@ -26,7 +26,8 @@ def main() -> None:
     parser.add_argument("--potential", default="jat-md17-ethanol")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--timestep", type=float, default=0.5, help="fs")
-    parser.add_argument("--temperature", type=float, default=300.0, help="K, initial Maxwell-Boltzmann velocities (the mean settles near half of it)")
+    parser.add_argument("--temperature", type=float, default=300.0,
+                        help="K, initial Maxwell-Boltzmann velocities (the mean settles near half of it)")
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="folder for md.traj, md_log.csv, summary.json (default: a temporary one)")

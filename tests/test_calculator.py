@@ -387,7 +387,7 @@ def test_geomatt_triplets_are_built_once_per_neighbour_list(monkeypatch):
     monkeypatch.setattr(geomatt, "build_triplets", lambda *a, **k: builds.append(1) or original(*a, **k))
     atoms = molecule("CH3CH2OH")
     atoms.calc = AttnCalculator(small_potential("geomatt"), device="cpu", dtype="float64")
-    for step in range(5):
+    for _ in range(5):
         atoms.positions[0, 0] += 0.01
         atoms.get_forces()
     assert atoms.calc.neighbors.builds == 1 and len(builds) == 1

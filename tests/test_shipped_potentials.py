@@ -9,7 +9,7 @@ import pytest
 from ase import Atoms, units
 from ase.build import molecule
 from ase.io import read
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS
 
@@ -24,6 +24,9 @@ from tests.physics import assertions as check
 #: the potentials attnff ships; a missing one fails test_every_shipped_potential_is_listed instead of skipping
 SHIPPED = ["cmret-ch2", "cmret-ch2-dissociation", "cmret-md17-ethanol", "geomatt-md17-ethanol", "jat-ean",
            "jat-md17-ethanol"]
+#: shipped property models (per-molecule properties, no energies): listed beside the potentials, kept out of the
+#: physics battery; tests/test_properties.py covers what they offer
+PROPERTY_MODELS = ["jat-qm9-homo-lumo"]
 ETHANOL = os.path.join(os.path.dirname(__file__), "..", "examples", "ethanol.xyz")
 
 
@@ -93,7 +96,7 @@ def test_bfgs_converges_on_ethanol():
 def test_velocity_verlet_runs_and_conserves_energy():
     atoms = read(ETHANOL)
     atoms.calc = AttnCalculator.load("jat-md17-ethanol")  # defaults: device auto, float32
-    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
     energies = []
     dyn = VelocityVerlet(atoms, timestep=0.5 * units.fs)
     dyn.attach(lambda: energies.append(atoms.get_total_energy()))
@@ -114,7 +117,7 @@ def test_accuracy_matches_card_on_md17_test_split():
 
 
 def test_every_shipped_potential_is_listed():
-    assert sorted(list_potentials()) == SHIPPED
+    assert sorted(list_potentials()) == sorted(SHIPPED + PROPERTY_MODELS)
 
 
 def test_installed_package_finds_shipped_potentials(tmp_path):
@@ -126,7 +129,7 @@ def test_installed_package_finds_shipped_potentials(tmp_path):
             pytest.fail("attnff is not installed under CI: the README set-up must install it")
         pytest.skip("attnff is not installed (only imported from the source tree)")
     assert result.returncode == 0, result.stderr
-    assert str(SHIPPED) in result.stdout
+    assert str(sorted(SHIPPED + PROPERTY_MODELS)) in result.stdout
 
 
 def test_other_molecules_of_known_elements_evaluate():

@@ -36,8 +36,8 @@ from ..nn import (
 )
 from ..nn.embedding import ElectronConfigurationEmbedding
 from ..nn.equivariant import GatedEquivariantBlock
-from ..nn.scatter import expand_ranges
 from ..nn.pair_kernels import pair_dot, weighted_gather_sum
+from ..nn.scatter import expand_ranges
 from . import cmret_chunked
 from .base import AttnModel
 from .inputs import ModelInputs

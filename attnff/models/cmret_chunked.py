@@ -10,7 +10,6 @@ the generic kernels of ``nn.pair_kernels``). Force calls only: the weights must 
 and the backward is not differentiable again (training keeps the plain layer).
 """
 
-import math
 
 import torch
 from torch.autograd.function import once_differentiable

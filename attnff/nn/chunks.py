@@ -1,4 +1,6 @@
-"""Edge chunks for the force paths that work through a neighbour list piece by piece (nn/pair_kernels.py, models/*_chunked.py).
+"""Edge chunks for the force paths that work through a pair list piece by piece.
+
+Used by nn/pair_kernels.py and models/*_chunked.py.
 
 On the CPU a (chunk, F) temporary should stay in cache, so chunks are small; on a GPU what counts is
 the number of kernel launches, so they are large. Also the test for "a force call with frozen weights,

@@ -6,9 +6,9 @@ import torch
 
 from attnff import AttnCalculator
 from attnff.models import cmret_chunked
-from attnff.nn.pair_kernels import pair_dot, weighted_gather_sum
 from attnff.models.cmret import CMRETLayer
 from attnff.nn import chunks, segment_sum
+from attnff.nn.pair_kernels import pair_dot, weighted_gather_sum
 from tests.conftest import small_potential, small_water_box
 
 

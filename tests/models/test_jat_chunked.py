@@ -75,7 +75,8 @@ def test_edge_functions_pass_gradcheck():
         return jat_chunked.edge_logits(h_recv, h_send, rbf, g["edge_index"], g["edge_weight"], g["attention"], 4.0, 4)
 
     def messages(h_send, rbf, alpha):
-        return jat_chunked.edge_messages(h_send, rbf, alpha, g["edge_index"], g["filter_weight"], g["filter_bias"], 4, 4)
+        return jat_chunked.edge_messages(h_send, rbf, alpha, g["edge_index"], g["filter_weight"], g["filter_bias"],
+                                         4, 4)
 
     assert torch.autograd.gradcheck(logits, (g["h_recv"].requires_grad_(), g["h_send"].requires_grad_(),
                                              g["rbf"].requires_grad_()))

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from attnff import AttnCalculator
-from attnff.nn.pair_kernels import product_gather_sum
 from attnff.models.geomatt import GeomAttention
 from attnff.nn import chunks, segment_sum
+from attnff.nn.pair_kernels import product_gather_sum
 from tests.conftest import small_potential, small_water_box
 
 
