@@ -4,7 +4,8 @@
     python benchmarks/accuracy.py --ean runs/jat-ean/jat-ean.safetensors   # a candidate jat-ean only
 
 Each shipped potential is evaluated in float64 on the test split named by its
-training config (examples/configs/<name>.yaml), which reads ../shared/data.
+training config (examples/configs/<name>.yaml); data from data/external/ (docs/data.md), else the
+project's reference copy in ../shared/data (benchmarks/reference_data.py).
 With --ean, only the EAN test table of each given potential file is made, printed and
 written to benchmarks/results/ean_test_<file stem, or folder of a model.safetensors>.md (docs/accuracy.md is left
 alone).
@@ -24,6 +25,7 @@ from attnff.data import DataSpec, GraphDataset, read_configurations
 from attnff.data.batch import collate
 from attnff.train import evaluate, load_config
 from attnff.train.loop import load_splits
+from reference_data import load_example_config
 
 ROOT = Path(__file__).resolve().parents[1]
 GPA = 160.21766  # eV/A^3 -> GPa
@@ -224,7 +226,7 @@ def main() -> None:
         config_path = ROOT / "examples" / "configs" / f"{name.replace('-', '_')}.yaml"
         if not config_path.is_file():
             continue
-        config = load_config(config_path)
+        config = load_example_config(config_path)
         _, _, test_configs, _ = load_splits(config)
         calc = AttnCalculator.load(name, device="cpu", dtype="float64")
         m = evaluate(calc.potential, GraphDataset(test_configs, calc.potential.cutoff))

@@ -4,7 +4,8 @@
     python benchmarks/training_speed.py --steps 20 --models jat
 
 For each shipped MD17 ethanol config (examples/configs/<model>_md17_ethanol.yaml, data in
-../shared/data) the script builds the potential as ``attnff train`` does (species,
+data/external/ or ../shared/data: benchmarks/reference_data.py) the script builds the potential as
+``attnff train`` does (species,
 reference energies, scale; freshly initialised weights) and times optimiser steps on the
 training split at the config's batch size, dtype and loss weights: forward, energy and
 force loss (the force graph kept for the second derivative), backward, AdamW step. The
@@ -24,16 +25,16 @@ import torch
 
 from attnff.data import GraphDataset
 from attnff.potential import Potential, fit_reference_energies
-from attnff.train import load_config
 from attnff.train.loop import _energy_scale, load_splits
 from attnff.train.loss import LossWeights, potential_loss
+from reference_data import load_example_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- training_speed.py: begin generated part -->", "<!-- training_speed.py: end generated part -->"
 
 
 def measure(model: str, steps: int, warmup: int) -> dict:
-    config = load_config(ROOT / "examples" / "configs" / f"{model}_md17_ethanol.yaml")
+    config = load_example_config(ROOT / "examples" / "configs" / f"{model}_md17_ethanol.yaml")
     t = config.training
     torch.manual_seed(config.seed)
     train_configs, *_ = load_splits(config)
