@@ -2,7 +2,7 @@
 
 matplotlib is imported only when a figure is drawn, and figures are rendered
 with the Agg canvas directly (no pyplot), so plotting never changes the
-backend of an interactive session.
+backend of an interactive Python shell or notebook.
 """
 
 import math
