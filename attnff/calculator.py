@@ -210,7 +210,10 @@ class AttnCalculator(Calculator):
         return changed
 
     def get_homo_lumo(self, atoms=None) -> tuple[float, float]:
-        """(HOMO, LUMO) orbital energies in eV, as ASE's DFT calculators return them (property models only)."""
+        """(HOMO, LUMO) orbital energies in eV of ``atoms`` (default: the last structure evaluated), as ASE's DFT
+        calculators return them (property models only)."""
+        if atoms is None and self.atoms is None and self.is_property_model:
+            raise ValueError("get_homo_lumo() needs a structure: pass the atoms, calc.get_homo_lumo(atoms)")
         return self.get_property("homo", atoms), self.get_property("lumo", atoms)
 
     def get_property(self, name, atoms=None, allow_calculation=True):

@@ -49,7 +49,7 @@ def model_card(meta: dict) -> str:
 from attnff import AttnCalculator
 calc = AttnCalculator.load("{card['name']}")
 atoms.calc = calc
-homo, lumo = calc.get_homo_lumo()          # eV
+homo, lumo = calc.get_homo_lumo(atoms)     # eV
 gap = calc.get_property("gap", atoms)      # eV
 ```
 Many molecules at once: `attnff predict {card['name']} molecules.xyz -o out.csv`, or
@@ -75,6 +75,7 @@ Many molecules at once: `attnff predict {card['name']} molecules.xyz -o out.csv`
 A CPU-scale model (a fraction of QM9, a few epochs): its errors are several times those of models trained on
 all of QM9 on a GPU (the paper's 20-40 meV). Outside QM9's chemistry (more than 9 heavy atoms, other elements,
 ions, radicals, non-equilibrium geometries) its errors are unknown.
+{"".join(chr(10) + "- " + line for line in card.get("notes", []))}
 """
 
 
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("model", type=Path, help="trained property model file")
     parser.add_argument("--name", required=True, help="shipped name (folder under potentials/)")
     parser.add_argument("--description", default=None, help="one-line description (default: the card's)")
+    parser.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
     parser.add_argument("--parity", type=Path, default=None, help="write the test-set gap parity plot here")
     args = parser.parse_args()
     meta = read_metadata(args.model)
@@ -119,6 +121,8 @@ def main() -> None:
     card = {**meta["card"], "name": args.name}
     if args.description:
         card["description"] = args.description
+    if args.note:
+        card["notes"] = args.note
     folder = ROOT / "potentials" / args.name
     folder.mkdir(parents=True, exist_ok=True)
     save_potential(model, folder / "model.safetensors", card)

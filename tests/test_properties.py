@@ -172,6 +172,28 @@ def test_save_load_round_trip_and_calculator(tmp_path, trained):
         water.get_potential_energy()
     with pytest.raises(PropertyNotImplementedError, match="property model"):
         water.get_forces()
+    with pytest.raises(ValueError, match="needs a structure"):
+        AttnCalculator.load(path).get_homo_lumo()
+
+
+def test_shipped_qm9_model_loads_by_name_and_predicts(tmp_path):
+    calc = AttnCalculator.load("jat-qm9-homo-lumo")
+    card = calc.metadata["card"]
+    assert card["properties"]["targets"] == TARGETS and card["data"]["sizes"]["test"] == 10_831
+    assert card["metrics"]["test"]["gap_mae"] < 0.3  # eV
+    ethanol = molecule("CH3CH2OH")
+    ethanol.calc = calc
+    homo, lumo = calc.get_homo_lumo(ethanol)
+    assert -8.0 < homo < -6.0 and lumo > homo  # QM9 (B3LYP): ethanol HOMO -7.06 eV
+    frames = qm9_atoms()
+    write(tmp_path / "mols.xyz", frames)
+    assert main(["predict", "jat-qm9-homo-lumo", str(tmp_path / "mols.xyz"), "-o", str(tmp_path / "p.csv")]) == 0
+    rows = list(csv.DictReader((tmp_path / "p.csv").open()))
+    gaps = np.array([float(r["gap_eV"]) for r in rows])
+    reference = np.array([a.info["gap"] for a in frames])
+    # typical QM9 sizes (the last rows: 7-9 heavy atoms); the 1-3 heavy-atom molecules are rare in QM9 and
+    # predicted far worse (methane's gap by 4 eV; the model card says so)
+    assert np.abs(gaps - reference)[-4:].mean() < 0.5
 
 
 def test_a_potential_refuses_property_calls():
