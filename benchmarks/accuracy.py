@@ -227,6 +227,8 @@ def main() -> None:
         if not config_path.is_file():
             continue
         config = load_example_config(config_path)
+        if config.properties is not None:  # a property model (no energies): docs/pooling_results.md
+            continue
         _, _, test_configs, _ = load_splits(config)
         calc = AttnCalculator.load(name, device="cpu", dtype="float64")
         m = evaluate(calc.potential, GraphDataset(test_configs, calc.potential.cutoff))
