@@ -39,6 +39,7 @@ TRAIN, EPOCHS, VALIDATION, TEST = 5000, 15, 1000, 5000
 CURVE_SIZES = [1000, 5000, 20000]
 #: hidden width of the per-atom MLP of the capacity control: about the attention readout's parameter count
 CONTROL_HIDDEN = 1472
+CONTROL_SEEDS = [0]  # one seed: what the CPU budget allowed
 TRAINING = {"batch_size": 32, "lr": 1e-3, "lr_min": 1e-5, "warmup_epochs": 1, "ema_decay": 0.99, "threads": 1,
             "eval_batch_size": 128, "patience": 1000, "loss": "mse"}
 #: the paper's numbers (full QM9, GPU; meV): (backbone, target) -> (sum, attention)
@@ -115,7 +116,7 @@ def main() -> None:
         write_report(records)
         return
     if args.control:
-        for seed in SEEDS[:2]:
+        for seed in CONTROL_SEEDS:
             for readout in ("sum", "mean"):
                 add(run(f"control-jat-{readout}-wide-s{seed}", "jat", readout, seed,
                         properties_extra={"hidden": CONTROL_HIDDEN}))
