@@ -29,9 +29,10 @@ never pickle) after checking the hash. ``export_lammps`` writes it.
 import hashlib
 import os
 import pickle
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -83,7 +84,7 @@ def check_decomposable(potential: Potential) -> None:
         raise UnsupportedEngineModelError(
             "GeomAtt cannot run domain-decomposed: its orders k >= 2 sum over pairs (l <- j) of neighbours of each "
             "atom, which LAMMPS does not list when l and j are both ghosts, and its pair weights are edge (not atom) "
-            "features that ML-IAP cannot exchange. Use it with the ASE calculator (attnff md), or a JAT/CMRET potential."
+            "features that ML-IAP cannot exchange. Use it with the ASE calculator (attnff md) or a JAT/CMRET potential."
         )
     if name == "cmret" and model.config.attention != "local":
         raise UnsupportedEngineModelError(
@@ -107,22 +108,36 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Columns per call of ``data.forward_exchange``/``reverse_exchange``. In LAMMPS 20260704 the host path of these
+#: (``CommBrick::forward_comm(Pair*)``/``reverse_comm(Pair*)``, which the Kokkos Serial/OpenMP builds take) packs
+#: ``vec_len`` values per ghost into MPI buffers that ``Comm`` sized at the run's start for its largest per-atom
+#: message: at least 3 values (forces, reverse; positions, forward), and the pair's ``comm_forward`` only as left
+#: by a previous run. Wider blocks overflow those buffers on the first run, so features go over in blocks of 3.
+EXCHANGE_COLUMNS = 3
+
+
+def _blockwise(method: Callable, features: torch.Tensor) -> torch.Tensor:
+    """``method(src, dst, vec_len)`` over column blocks of at most ``EXCHANGE_COLUMNS`` of a (N, F) tensor."""
+    out = torch.empty_like(features)
+    for start in range(0, features.shape[1], EXCHANGE_COLUMNS):
+        block = features[:, start:start + EXCHANGE_COLUMNS].contiguous()
+        exchanged = torch.empty_like(block)
+        method(block, exchanged, block.shape[1])
+        out[:, start:start + EXCHANGE_COLUMNS] = exchanged
+    return out
+
+
 class _GhostExchange(torch.autograd.Function):
     """Ghost rows <- owners' rows (forward); owners += ghost gradients, across ranks (backward)."""
 
     @staticmethod
     def forward(ctx, features: torch.Tensor, data: Any) -> torch.Tensor:
-        out = torch.empty_like(features)
-        data.forward_exchange(features, out, features.shape[1])
         ctx.data = data
-        return out
+        return _blockwise(data.forward_exchange, features)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        grad = grad.contiguous()
-        out = torch.empty_like(grad)
-        ctx.data.reverse_exchange(grad, out, grad.shape[1])
-        return out, None
+        return _blockwise(ctx.data.reverse_exchange, grad), None
 
 
 def _exchange(x: torch.Tensor, data: Any, nlocal: int, anchor: torch.Tensor) -> torch.Tensor:
@@ -169,7 +184,14 @@ def _exchange_before_layers(layers: torch.nn.ModuleList, data: Any, nlocal: int,
 
 
 def _write_energies(data: Any, eatoms: np.ndarray) -> None:
-    """Per-atom energies into LAMMPS: the Kokkos coupling lends the array, the plain one takes an assignment."""
+    """Per-atom energies into LAMMPS: the Kokkos coupling lends the array, the plain one takes an assignment.
+
+    ``eatoms`` is indexed by local atom; LAMMPS's array by position in its neighbour list (``data.iatoms``
+    holds the atom of each position; the identity when absent).
+    """
+    order = getattr(data, "iatoms", None)
+    if order is not None:
+        eatoms = eatoms[np.asarray(order)[: int(data.nlistatoms)]]
     try:
         target = data.eatoms
     except AttributeError:  # plain ML-IAP: a write-only property
@@ -248,6 +270,9 @@ class AttnMLIAP(MLIAPUnified):
         self.ndescriptors = 1
         self.nparams = 1
         self.global_sum: Callable[[float], float] = _mpi_sum
+        ranks = _environment_ranks()
+        if ranks and ranks > 1 and "OMP_NUM_THREADS" not in os.environ:  # ranks sharing a node share its cores
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // ranks))
         self.exchanges = 0
         numbers = torch.tensor(self.potential.species, dtype=torch.long)
         self._numbers = numbers.to(self.device)
@@ -265,10 +290,11 @@ class AttnMLIAP(MLIAPUnified):
         pass
 
     def compute_forces(self, data: Any) -> None:
-        """Energies of the local atoms into ``data.eatoms``/``data.energy``, dE/drij into ``data.update_pair_forces``."""
+        """Local atoms' energies into ``data.eatoms``/``data.energy``, dE/drij into ``data.update_pair_forces``."""
         eatoms, fij = self.evaluate(data)
         _write_energies(data, eatoms)
-        data.update_pair_forces(fij)
+        if fij.shape[0]:  # the coupling reads fij[0] even when there are no pairs
+            data.update_pair_forces(fij)
 
     def _charge_spin(self, local_numbers: torch.Tensor, all_numbers: torch.Tensor) -> tuple[float, float]:
         """(charge, spin) to hand the model so that it sees the system's Q / sum(Z) and S / sum(Z).
@@ -310,9 +336,10 @@ class AttnMLIAP(MLIAPUnified):
         short = (total_sent[:nlocal, 0].round().long() != received).nonzero()
         if short.numel():
             raise GhostExchangeError(
-                f"the ghost shell is too thin: {short.numel()} of this rank's {nlocal} atoms send to a different number "
-                "of atoms than they receive from, so pairs within the cutoff are missing on some rank (comm_modify "
-                f"cutoff must be at least the potential's cutoff {self.potential.cutoff} A plus the neighbor skin)"
+                f"the ghost shell is too thin: {short.numel()} of this rank's {nlocal} atoms send to a different "
+                "number of atoms than they receive from, so pairs within the cutoff are missing on some rank "
+                f"(comm_modify cutoff must be at least the potential's cutoff {self.potential.cutoff} A plus the "
+                "neighbor skin)"
             )
 
     def evaluate(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -342,7 +369,7 @@ class AttnMLIAP(MLIAPUnified):
         if npairs:
             receivers = torch.as_tensor(np.asarray(data.pair_i)[:npairs], dtype=torch.long, device=device)
             senders = torch.as_tensor(np.asarray(data.pair_j)[:npairs], dtype=torch.long, device=device)
-            rij = torch.as_tensor(np.asarray(data.rij)[:npairs], device=device).to(dtype)
+            rij = torch.tensor(np.asarray(data.rij)[:npairs], device=device, dtype=dtype)  # a copy of LAMMPS's buffer
         else:
             receivers = senders = torch.zeros(0, dtype=torch.long, device=device)
             rij = torch.zeros((0, 3), dtype=dtype, device=device)
@@ -412,7 +439,7 @@ def export_lammps(potential: str | os.PathLike, output: str | os.PathLike, charg
 
 
 class _ReferenceReader(pickle.Unpickler):
-    """Unpickler that resolves nothing but ``attnff.lammps._restore``, and that to a function returning its arguments."""
+    """Unpickler resolving nothing but ``attnff.lammps._restore``, and that to a function returning its arguments."""
 
     def find_class(self, module: str, name: str):
         if (module, name) != ("attnff.lammps", "_restore"):

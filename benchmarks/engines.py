@@ -3,6 +3,7 @@
     python benchmarks/engines.py                    # both parts, writes benchmarks/results/engines.json
     python benchmarks/engines.py --part mliap       # only the ML-IAP wrapper (no LAMMPS needed)
     python benchmarks/engines.py --part ipi         # only i-PI (needs `pip install ipi`)
+    python benchmarks/engines.py --part lammps      # LAMMPS steps/s against attnff md (needs scripts/build_lammps.sh)
 
 mliap: the shipped jat-ean on an EAN box (``ean_box(pairs, seed=5)``), float64, one torch thread.
   ``attnff md`` step: AttnCalculator energy + forces + stress after a small displacement (list reused).
@@ -17,6 +18,10 @@ ipi: ethanol (examples/ipi), jat-md17-ethanol, float64. ``ASE MD``: VelocityVerl
   different lengths divided by their difference in steps, so start-up (i-PI, torch import) cancels.
   i-PI overhead per step = i-PI (1 bead, 1 client) per step - ASE MD per step.
 
+lammps: the 240-atom EAN box (``ean_box(16, seed=5)``, 350 K Maxwell-Boltzmann velocities), jat-ean, float64,
+  NVE 0.5 fs: LAMMPS (Kokkos host styles, one torch thread per rank) on 1 and 2 MPI ranks against
+  ``attnff md --ensemble nve`` with 1 and 2 torch threads (see ``bench_lammps``).
+
 Times are wall or CPU seconds on a machine shared with other jobs (the load average is stored with the
 results); compare numbers of one run only.
 """
@@ -27,7 +32,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -78,11 +82,57 @@ def bench_mliap(pairs: int, steps: int) -> dict:
     return out
 
 
+def run_attnff_md(workdir: Path, structure: Path, steps: int, threads: int) -> float:
+    """Wall seconds of one `attnff md` NVE run of jat-ean (float64, CPU, ``threads`` torch threads)."""
+    command = [sys.executable, "-m", "attnff", "md", str(structure), "--potential", "jat-ean", "--device", "cpu",
+               "--dtype", "float64", "--threads", str(threads), "--ensemble", "nve", "--timestep", "0.5",
+               "--temperature", "350", "--seed", "3", "--steps", str(steps), "--log-interval", "10",
+               "--traj-interval", str(steps), "--no-progress", "--out", str(workdir / f"md_{threads}_{steps}")]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=workdir)
+    return time.perf_counter() - start
+
+
+def bench_lammps(tmp: Path, pairs: int, short: int, long: int) -> dict:
+    """LAMMPS timesteps per second (NVE, jat-ean, 1 and 2 ranks) against `attnff md` on the same EAN box.
+
+    LAMMPS: its own loop time of a ``long``-step run ("Loop time of ..."; set-up and the first force
+    evaluation excluded). attnff md: (wall of a long run - wall of a short run) / (long - short), so start-up
+    (imports, model load) cancels; one and two torch threads.
+    """
+    from ase.io import write
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+    from attnff.datagen.ean import ean_box
+    from attnff.lammps import AttnMLIAP, export_lammps
+    from tests import lammps_run
+
+    if lammps_run.missing_requirements():
+        return {"skipped": lammps_run.missing_requirements()}
+    atoms = ean_box(pairs, seed=5)
+    thermalize_momenta(atoms, temperature_K=350, rng=np.random.default_rng(3))
+    Stationary(atoms)
+    tmp.mkdir(parents=True, exist_ok=True)
+    pkl = export_lammps("jat-ean", tmp / "jat-ean.mliap.pkl", multiplicity=1, dtype="float64")
+    elements = AttnMLIAP("jat-ean").element_types
+    out: dict = {"atoms": len(atoms), "steps": long}
+    for ranks in (1, 2):
+        _, loop = lammps_run.nve(atoms, pkl, elements, ranks, tmp, long, 0.5, every=long)
+        out[f"lammps_{ranks}_ranks"] = {"loop_s": loop, "steps_per_s": long / loop}
+    structure = tmp / "ean.extxyz"
+    write(structure, atoms)
+    for threads in (1, 2):
+        t_short = run_attnff_md(tmp, structure, short, threads)
+        t_long = run_attnff_md(tmp, structure, long, threads)
+        out[f"attnff_md_{threads}_threads"] = {"steps_per_s": (long - short) / (t_long - t_short)}
+    return out
+
+
 def bench_ase_md(steps: int) -> float:
-    from ase.io import read
-    from ase.md.verlet import VelocityVerlet
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase import units
+    from ase.io import read
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
 
     from attnff.calculator import AttnCalculator
 
@@ -134,15 +184,20 @@ def bench_ipi(tmp: Path, short: int, long: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("all", "mliap", "ipi"), default="all")
+    parser.add_argument("--part", choices=("all", "mliap", "ipi", "lammps"), default="all")
+    parser.add_argument("--lammps-pairs", type=int, default=16, help="EAN ion pairs of the LAMMPS box (240 atoms)")
+    parser.add_argument("--lammps-steps", type=int, nargs=2, default=[20, 120],
+                        help="short and long attnff md runs; LAMMPS runs the long one")
     parser.add_argument("--pairs", type=int, nargs="+", default=[8, 27], help="EAN ion pairs (15 atoms each)")
     parser.add_argument("--steps", type=int, default=20, help="ML-IAP steps timed")
     parser.add_argument("--ipi-steps", type=int, nargs=2, default=[40, 240], help="short and long i-PI runs (1 bead)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
-    results["machine"] = {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg(), "torch_threads": 1,
-                          "date": time.strftime("%Y-%m-%d %H:%M")}
+    machine = {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg(), "torch_threads": 1,
+               "date": time.strftime("%Y-%m-%d %H:%M")}
+    if args.part != "lammps":  # the LAMMPS part keeps its own machine record, beside its results
+        results["machine"] = machine
     if args.part in ("all", "mliap"):
         results["mliap"] = [bench_mliap(p, args.steps) for p in args.pairs]
     if args.part in ("all", "ipi"):
@@ -150,7 +205,14 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             results["ipi"] = bench_ipi(Path(tmp), *args.ipi_steps)
-    results["machine"]["loadavg_at_end"] = os.getloadavg()
+    if args.part in ("all", "lammps"):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            results["lammps"] = bench_lammps(Path(tmp), args.lammps_pairs, *args.lammps_steps)
+        results["lammps"]["machine"] = {**machine, "loadavg_at_end": os.getloadavg(), "torch_threads": "1 per rank"}
+    if args.part != "lammps":
+        results["machine"]["loadavg_at_end"] = os.getloadavg()
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results, indent=1))

@@ -1,52 +1,81 @@
 #!/usr/bin/env bash
-# Build LAMMPS (Debian source package 20260704) with Kokkos (Serial host back end), ML-IAP, ML-SNAP, PYTHON
-# and MPI, for attnff's ML-IAP unified wrapper (attnff/lammps.py, docs/engines.md).
+# Build LAMMPS 20260704 (Debian's orig source tarball) with KOKKOS (Serial host back end), ML-IAP with its
+# Python coupling, ML-SNAP, PYTHON and OpenMPI, for attnff's ML-IAP unified wrapper (attnff/lammps.py,
+# docs/engines.md).
 #
-#   scripts/build_lammps.sh [build_dir]        # default ../lammps-build; takes 25-40 min on 2 cores
+#   scripts/build_lammps.sh [build_dir]     # default ../lammps-build (outside the repository)
 #
-# Installs `lmp` into $PREFIX/bin (default: the active Python environment's prefix) and the `lammps` Python
-# module into the active environment. Needs root for apt-get (build dependencies, deb-src of sid).
-# Kokkos comes from ../shared/vendor/kokkos-4.6.99-28848df.tar.gz (lib/kokkos), since the ML-IAP
-# forward_exchange/reverse_exchange of the Kokkos coupling needs a newer Kokkos than the one bundled.
+# Environment: PYTHON (default: the `python` on PATH; the interpreter with torch and attnff, whose libpython
+# LAMMPS embeds), PREFIX (where lmp and liblammps.so go; default that Python's sys.prefix, so lmp lands next to
+# python), JOBS (default 2), KOKKOS_TAR (default ../shared/vendor/kokkos-4.6.99-28848df.tar.gz).
+# Needs root for apt-get (MPI, a deb-src entry for sid). Measured: the compile took 19 min on 2 busy cores
+# (docs/engines.md). Rerunning it on an existing build_dir only rebuilds what changed.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$here/../lammps-build}
-prefix=${PREFIX:-$(python -c 'import sys; print(sys.prefix)')}
+build=$(mkdir -p "${1:-$here/../lammps-build}" && cd "${1:-$here/../lammps-build}" && pwd)
+python=$(command -v "${PYTHON:-python}")
+python=$("$python" -c 'import sys; print(sys.executable)')     # the real interpreter, not a pyenv shim
+prefix=${PREFIX:-$("$python" -c 'import sys; print(sys.prefix)')}
 kokkos_tar=${KOKKOS_TAR:-$here/../shared/vendor/kokkos-4.6.99-28848df.tar.gz}
+kokkos_sha256=f37ebcfc78b784228e48310d9524e205ea62be6b3cabee061f59468a086822f5
 jobs=${JOBS:-2}
 version=20260704
+orig=lammps_${version}+dfsg.orig.tar.gz
+orig_sha256=cddbc45a047416bd48a4a0b87f24a5b61b3446982b74d18cafe619c22b17eb62
+src=$build/lammps-$version
+start=$(date +%s)
+cd "$build"
 
-mkdir -p "$build" && cd "$build"
-
-# sources of the Debian package (sid carries 20260704), and the tools to build it
+# compilers, MPI (OpenMPI from Debian), and a deb-src entry for sid, which carries LAMMPS 20260704
 if [[ ! -f /etc/apt/sources.list.d/sid-src.list ]]; then
     echo "deb-src http://deb.debian.org/debian sid main" > /etc/apt/sources.list.d/sid-src.list
 fi
 apt-get update -qq
-apt-get install -y -qq dpkg-dev cmake g++ make libopenmpi-dev openmpi-bin python3-dev libfftw3-dev
-python -m pip install --quiet cython          # ML-IAP's Python coupling is Cython
-if [[ ! -d lammps-$version ]]; then
-    apt-get source --download-only lammps=$version* || apt-get source --download-only lammps
-    dpkg-source -x lammps_*.dsc "lammps-$version"
+apt-get install -y -qq cmake g++ make libopenmpi-dev openmpi-bin > /dev/null
+"$python" -m pip install --quiet cython    # ML-IAP's Python coupling is Cython; numpy comes with attnff
+
+# the orig tarball only: sid's .dsc and debian.tar.xz may be newer revisions than the index we see
+if [[ ! -f $orig ]]; then
+    debian_version=$(apt-cache showsrc lammps | awk -v v="$version" '$1 == "Version:" && index($2, v) == 1 {print $2; exit}')
+    [[ -n $debian_version ]] || { echo "no lammps $version in the deb-src indexes" >&2; exit 1; }
+    apt-get source --download-only --tar-only "lammps=$debian_version"
 fi
-src=$build/lammps-$version
+echo "$orig_sha256  $orig" | sha256sum -c -
+echo "$kokkos_sha256  $kokkos_tar" | sha256sum -c -
 
-# Kokkos from the vendored tarball in place of the bundled copy
-rm -rf "$src/lib/kokkos" && mkdir -p "$src/lib/kokkos"
-tar -xzf "$kokkos_tar" -C "$src/lib/kokkos" --strip-components=1
-# this Kokkos spells the host mirror type HostMirror: rename the 4 uses in src/KOKKOS
-grep -rl 'host_mirror_type' "$src/src/KOKKOS" | xargs -r sed -i 's/host_mirror_type/HostMirror/g'
-echo "uses of host_mirror_type left: $(grep -r 'host_mirror_type' "$src/src/KOKKOS" | wc -l)"
+# the tarball has no top folder; unpack once (marker files keep a rerun from touching sources)
+if [[ ! -f $src/.unpacked ]]; then
+    rm -rf "$src" && mkdir -p "$src"
+    tar -xzf "$orig" -C "$src"
+    touch "$src/.unpacked"
+fi
+# Debian strips lib/kokkos; LAMMPS 20260704 wants Kokkos 5, whose host mirror type is host_mirror_type.
+# Kokkos 4.6.99 names it HostMirror: unpack it into lib/kokkos and rename the 4 uses in src/KOKKOS.
+if [[ ! -f $src/lib/kokkos/.unpacked ]]; then
+    rm -rf "$src/lib/kokkos" && mkdir -p "$src/lib/kokkos"
+    tar -xzf "$kokkos_tar" -C "$src/lib/kokkos" --strip-components=1
+    grep -rl 'host_mirror_type' "$src/src/KOKKOS" | xargs -r sed -i 's/host_mirror_type/HostMirror/g'
+    touch "$src/lib/kokkos/.unpacked"
+fi
+echo "uses of host_mirror_type left in src/KOKKOS: $(grep -r 'host_mirror_type' "$src/src/KOKKOS" | wc -l)"
 
+# LAMMPS_INSTALL_RPATH: the installed lmp finds this Python's libpython (not /usr/lib's libpython3.11)
 cmake -S "$src/cmake" -B "$build/build" \
-    -D CMAKE_BUILD_TYPE=Release -D CMAKE_INSTALL_PREFIX="$prefix" \
+    -D CMAKE_BUILD_TYPE=Release -D CMAKE_INSTALL_PREFIX="$prefix" -D LAMMPS_INSTALL_RPATH=on \
     -D BUILD_MPI=yes -D BUILD_SHARED_LIBS=yes -D LAMMPS_EXCEPTIONS=yes \
     -D PKG_KOKKOS=yes -D Kokkos_ENABLE_SERIAL=yes -D Kokkos_ENABLE_OPENMP=no -D EXTERNAL_KOKKOS=no \
     -D PKG_ML-IAP=yes -D PKG_ML-SNAP=yes -D MLIAP_ENABLE_PYTHON=yes -D PKG_PYTHON=yes \
-    -D Python_EXECUTABLE="$(command -v python)"
-time cmake --build "$build/build" -j "$jobs"
-cmake --install "$build/build"
-(cd "$build/build" && make install-python)
-python -c "import lammps; lmp = lammps.lammps(cmdargs=['-nocite', '-log', 'none']); print('LAMMPS', lmp.version()); \
-print('KOKKOS' in lmp.installed_packages and 'ML-IAP' in lmp.installed_packages)"
+    -D Python_EXECUTABLE="$python" -D Cythonize_EXECUTABLE="$(dirname "$python")/cythonize" > cmake.log
+compile_start=$(date +%s)
+nice -n 19 cmake --build "$build/build" -j "$jobs" > build.log 2>&1 || { tail -40 build.log; exit 1; }
+compile_end=$(date +%s)
+cmake --install "$build/build" > install.log
+(cd "$build/build" && make install-python > install-python.log 2>&1) || { tail -20 "$build/build/install-python.log"; exit 1; }
+
+echo "lmp: $prefix/bin/lmp"
+"$prefix/bin/lmp" -h | grep -A3 -E '^Installed packages' || true
+"$python" -c 'import lammps; lmp = lammps.lammps(cmdargs=["-nocite", "-log", "none", "-screen", "none"]);
+print("lammps module", lmp.version(), "packages", " ".join(lmp.installed_packages)); lmp.close()'
+echo "compile: $(( (compile_end - compile_start) / 60 )) min $(( (compile_end - compile_start) % 60 )) s" \
+     "on $jobs jobs; whole script: $(( $(date +%s) - start )) s"

@@ -3,9 +3,9 @@
 Each domain runs in its own thread with its own ``AttnMLIAP`` (as each MPI rank has its own), and the fake
 data objects exchange ghost features across the threads as the Kokkos ML-IAP coupling does across ranks:
 ``forward_exchange`` copies owners' rows into ghost rows, ``reverse_exchange`` adds ghost rows to their
-owners (and leaves the ghost rows as they were, as LAMMPS's reverse communication does). Forces are
-accumulated per domain from the pair derivatives exactly as ``update_pair_forces`` does, then ghost forces
-go back to their owners; the stress comes from the pair virial.
+owners and zeroes the ghost rows (as ``PairMLIAPKokkos::forward_comm``/``reverse_comm`` of LAMMPS 20260704
+do). Forces are accumulated per domain from the pair derivatives exactly as ``update_pair_forces`` does, then
+ghost forces go back to their owners; the stress comes from the pair virial.
 """
 
 import pickle
@@ -20,8 +20,13 @@ from attnff.calculator import AttnCalculator
 from attnff.data.validate import default_multiplicity
 from attnff.datagen.ean import ean_box
 from attnff.errors import ChargeSpinError, ModelFileError
-from attnff.lammps import (AttnMLIAP, GhostExchangeError, UnsupportedEngineModelError, export_lammps,
-                           read_lammps_reference)
+from attnff.lammps import (
+    AttnMLIAP,
+    GhostExchangeError,
+    UnsupportedEngineModelError,
+    export_lammps,
+    read_lammps_reference,
+)
 from attnff.model_file import resolve_potential, save_potential
 from tests.conftest import small_potential
 
@@ -90,12 +95,13 @@ class FakeCluster:
 
     def reverse_exchange(self, d, src, dst):
         self._post(d, src)
-        dst.copy_(src)  # ghost rows keep their values: LAMMPS does not clear them
+        dst.copy_(src)
         for od in range(self.domains):
             domains, rows = self.ghost_owner[od]
             take = np.flatnonzero(domains == d)
             ghost_rows = torch.as_tensor(self.data[od].nlocal + take)
             dst.index_add_(0, torch.as_tensor(rows[take]), self.slots[od][ghost_rows])
+        dst[self.data[d].nlocal:] = 0  # as PairMLIAPKokkos::reverse_comm: ghost rows zeroed afterwards
         self.barrier.wait()
 
     def allreduce(self, d, value):
