@@ -141,8 +141,9 @@ def main() -> None:
 
 def _mean_sd(values) -> str:
     values = np.asarray(values, dtype=float)
-    sd = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.1f} +- {sd:.1f}"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{values.mean():.1f} +- {values.std(ddof=1):.1f}"
 
 
 def write_report(records: list[dict]) -> None:
@@ -194,7 +195,7 @@ def write_report(records: list[dict]) -> None:
     control = [r for r in records if r["name"].startswith("control-")]
     if control:
         lines += ["", "## Capacity control: sum and mean with a per-atom MLP as large as the attention readout", "",
-                  f"JAT, per-atom MLP 64 -> {CONTROL_HIDDEN} -> 3 (same split, budget and seeds as above).", "",
+                  f"JAT, per-atom MLP 64 -> {CONTROL_HIDDEN} -> 3 (same split and budget as above; seed 0 only).", "",
                   "| readout | seeds | HOMO | LUMO | gap | parameters | minutes per run |",
                   "|---|---|---|---|---|---|---|"]
         for readout in ("sum", "mean"):
