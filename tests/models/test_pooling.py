@@ -45,3 +45,16 @@ def test_intensive_duplicating_every_atom_changes_nothing():
     features, batch = _sets()
     doubled = readout(torch.cat([features, features]), torch.cat([batch, batch]), 3)
     torch.testing.assert_close(doubled, readout(features, batch, 3), atol=1e-12, rtol=0)
+
+
+def test_isab_encoder_keeps_permutation_and_padding_invariance():
+    torch.manual_seed(0)
+    readout = AttentionPooling(width_in=6, width=8, heads=2, num_seeds=3, out_features=2, inducing=3).double().eval()
+    features, batch = _sets()
+    out = readout(features, batch, 3)
+    order = torch.randperm(len(batch))
+    torch.testing.assert_close(readout(features[order], batch[order], 3), out, atol=1e-12, rtol=0)
+    alone = readout(features[11:13], torch.zeros(2, dtype=torch.long), 1)
+    torch.testing.assert_close(out[2:3], alone, atol=1e-12, rtol=0)
+    doubled = readout(torch.cat([features, features]), torch.cat([batch, batch]), 3)
+    torch.testing.assert_close(doubled, out, atol=1e-12, rtol=0)
