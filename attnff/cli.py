@@ -4,7 +4,8 @@ import argparse
 import json
 import shlex
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .errors import ConfigError, ModelFileError
@@ -21,9 +22,24 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action) or ""
 
 
+if TYPE_CHECKING:
+    from ase import Atoms
+
+
+def _read_one(path: str) -> "Atoms":
+    """The structure in ``path`` (its last frame), read by ASE."""
+    from ase import Atoms
+    from ase.io import read
+
+    atoms = read(path)
+    assert isinstance(atoms, Atoms)  # one index (the default, the last frame) reads one frame
+    return atoms
+
+
 def _recompute_choice(args) -> bool | str:
     """--recompute-layers as the calculator's recompute_layers argument."""
-    return {"auto": "auto", "yes": True, "no": False}[args.recompute_layers]
+    choices: dict[str, bool | str] = {"auto": "auto", "yes": True, "no": False}
+    return choices[args.recompute_layers]
 
 
 def _train(args) -> None:
@@ -151,8 +167,6 @@ def _md(args) -> None:
     from dataclasses import asdict
     from pathlib import Path
 
-    from ase.io import read
-
     from .calculator import AttnCalculator
     from .md import LOG, run
     from .md_analysis import md_analysis
@@ -169,7 +183,7 @@ def _md(args) -> None:
         _fail(ValueError(f"--pressure is only used with --ensemble npt, not {args.ensemble}"))
     ensemble = f"nvt-{args.thermostat or 'langevin'}" if args.ensemble == "nvt" else args.ensemble
     try:
-        atoms = read(args.structure)
+        atoms = _read_one(args.structure)
         calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
                                    recompute_layers=_recompute_choice(args), compile_model=args.compile,
                                    threads=_threads(args, len(atoms)))
@@ -227,7 +241,6 @@ def _scan(args) -> None:
     from pathlib import Path
 
     import numpy as np
-    from ase.io import read
 
     from . import scan
     from .calculator import AttnCalculator
@@ -236,10 +249,11 @@ def _scan(args) -> None:
     states = [(args.charge, m) for m in args.multiplicity] if args.multiplicity else [(args.charge, None)]
     values = np.linspace(args.start, args.stop, args.points)
     options = dict(states=states, relax=args.relax, move=args.move, fmax=args.fmax, steps=args.max_steps)
-    function, indices = ((scan.bond, args.bond) if args.bond else (scan.angle, args.angle) if args.angle
-                         else (scan.dihedral, args.dihedral))
+    function: Callable[..., scan.ScanResult] = (scan.bond if args.bond else scan.angle if args.angle
+                                                else scan.dihedral)
+    indices = args.bond or args.angle or args.dihedral
     try:
-        atoms = read(args.structure)
+        atoms = _read_one(args.structure)
         calc = AttnCalculator.load(args.potential, device=args.device, dtype=args.dtype,
                                    recompute_layers=_recompute_choice(args), compile_model=args.compile,
                                    threads=_threads(args, len(atoms)))

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from ase.io import read
+from ase import Atoms
+from ase.io import iread
 
 from .analysis import broken_molecule_frames, rdf, rdf_radius_limit
 from .md import TRAJECTORY
@@ -20,7 +21,7 @@ def md_analysis(out: Path, rdf_pairs: Sequence[str], labile: Sequence[str] = ())
     Bonds between the element pairs in ``labile`` (e.g. N-H, O-H) are left out of the check; the
     frames where they changed are counted apart (``labile_changed_frames``). Writes analysis.json.
     """
-    frames = read(out / TRAJECTORY, ":")
+    frames: list[Atoms] = list(iread(out / TRAJECTORY))
     broken = broken_molecule_frames(frames, labile=labile)
     result = {"analysed_frames": len(frames), "broken_molecule_frames": len(broken),
               "first_broken_step": frames[broken[0]].info.get("md_step") if broken else None}
@@ -34,8 +35,8 @@ def md_analysis(out: Path, rdf_pairs: Sequence[str], labile: Sequence[str] = ())
         curves = {}
         for pair in rdf_pairs:
             a, b = pair.split("-")
-            curves[pair] = rdf(equilibrated, np.flatnonzero(symbols == a), np.flatnonzero(symbols == b),
-                               r_max=r_max, bins=150)
+            curves[pair] = rdf(equilibrated, np.flatnonzero(symbols == a).tolist(),
+                               np.flatnonzero(symbols == b).tolist(), r_max=r_max, bins=150)
         header = "r_A," + ",".join(f"g_{p}" for p in curves)
         table = np.column_stack([next(iter(curves.values()))[0]] + [g for _, g in curves.values()])
         np.savetxt(out / "rdf.csv", table, delimiter=",", header=header, comments="", fmt="%.6g")
