@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "is_checkpoint", "checkpoint_hint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "restore_training", "is_checkpoint", "checkpoint_hint"]
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
@@ -30,6 +30,21 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint written by save_checkpoint (tensors and plain data only)."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def restore_training(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                     scheduler: Any, ema: torch.nn.Module | None) -> dict[str, Any]:
+    """Load model, optimiser, scheduler, EMA and torch RNG state from a checkpoint; returns its loop state
+    (epoch, best result, ...)."""
+    saved = load_checkpoint(path)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    if ema is not None:
+        ema.load_state_dict(saved["ema"])
+    if "rng" in saved:
+        torch.set_rng_state(saved["rng"])
+    return saved["state"]
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:

@@ -27,7 +27,7 @@ from ..model_file import load_potential, resolve_potential, save_potential
 from ..models import config_to_dict
 from ..potential import Potential, fit_reference_energies
 from ..version import __version__
-from .checkpoint import checkpoint_hint, is_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_hint, is_checkpoint, load_checkpoint, restore_training, save_checkpoint
 from .config import RunConfig
 from .distributed import Ranks
 from .loss import LossWeights, combine_terms, loss_terms
@@ -313,15 +313,7 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
     state = {"epoch": 0, "best_score": float("inf"), "best_epoch": 0, "bad_epochs": 0, "elapsed": 0.0,
              "best_state": None}
     if resume and checkpoint_path.exists():
-        saved = load_checkpoint(checkpoint_path)
-        potential.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        if ema is not None:
-            ema.load_state_dict(saved["ema"])
-        if "rng" in saved:
-            torch.set_rng_state(saved["rng"])
-        state = saved["state"]
+        state = restore_training(checkpoint_path, potential, optimizer, scheduler, ema)
     # also a barrier: every rank has read the checkpoint before rank 0 touches the log or writes again
     _check_same_start(ranks, state["epoch"], checkpoint_path)
     if state["epoch"]:

@@ -30,7 +30,7 @@ from ..model_file import save_potential
 from ..models import config_to_dict
 from ..properties import PropertyModel
 from ..version import __version__
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, restore_training, save_checkpoint
 from .config import RunConfig
 from .loop import TrainingInterrupted, _schedule, _trim_log
 from .loss import elementwise_loss
@@ -154,14 +154,7 @@ def train_properties(config: RunConfig, resume: bool = False, progress: bool = T
     state = {"epoch": 0, "best_score": float("inf"), "best_epoch": 0, "bad_epochs": 0, "elapsed": 0.0,
              "best_state": None}
     if resume and checkpoint_path.exists():
-        saved = load_checkpoint(checkpoint_path)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        if ema is not None:
-            ema.load_state_dict(saved["ema"])
-        torch.set_rng_state(saved["rng"])
-        state = saved["state"]
+        state = restore_training(checkpoint_path, model, optimizer, scheduler, ema)
         _trim_log(log_path, state["epoch"])
         print(f"resumed from {checkpoint_path} after epoch {state['epoch']}", flush=True)
     elif log_path.exists():
