@@ -1,0 +1,99 @@
+"""docs/accuracy_race.md and its plot from benchmarks/results/training_race.json (see training_race.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+KCAL_MOL_EV = 0.0433641043  # 1 kcal/mol in eV
+
+HEADER = """# Accuracy per CPU-minute: attnff against MACE and PaiNN
+
+Which package gives the most accurate ethanol potential for a given amount of compute? Every contestant
+trains on the same MD17 ethanol split (frames 0-949 train, 950-999 validation, 1000-1999 test) in one
+process with one thread, with its package's own training command and documented small-molecule recipe. Its
+CPU time (user + system of the process tree) is read every 2 s; each checkpoint the package writes is
+copied with the CPU seconds spent so far. The model a contestant has at B CPU-minutes is its last checkpoint
+before B; its errors on the 1000 test frames are computed afterwards, in float64, through the package's
+own ASE calculator (attnff: its training command's final evaluation). Validation runs inside each
+package's loop and counts as training time.
+
+Rerun (one CPU core per contestant; two at a time by default, resumable after any interruption):
+
+```bash
+python benchmarks/training_race.py --setup                   # peer venvs: benchmarks/.peers-venv*
+nice python benchmarks/training_race.py --run                 # 5 contestants x 80 CPU-minutes
+python benchmarks/training_race.py --evaluate --report        # this page
+```
+
+The data file is the MD17 ethanol npz (docs/data.md), in data/external/.
+"""
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, ...], published: dict) -> None:
+    """The results table (force and energy MAE at each checkpoint), the plot, the recipes and the state."""
+    names = list(results)
+    lines = [HEADER, "## Test errors at each CPU budget", "",
+             "Force MAE in kcal/mol/A (energy MAE in kcal/mol in brackets); '-': budget not reached yet.", "",
+             "| contestant | " + " | ".join(f"{m} CPU-min" for m in checkpoints) + " |",
+             "|---|" + "---|" * len(checkpoints)]
+    for name in names:
+        rows = results[name]["checkpoints"]
+        cells = []
+        for minutes in checkpoints:
+            row = rows.get(str(minutes))
+            if row is None:
+                cells.append("-")
+            else:
+                cells.append(f"{row['forces_mae'] / KCAL_MOL_EV:.3f} ({row['energy_mae'] / KCAL_MOL_EV:.2f})")
+        lines.append(f"| {results[name]['label']} | " + " | ".join(cells) + " |")
+    lines += ["", f"![test force MAE against CPU-minutes]({plot.relative_to(doc.parent)})", "",
+              "Published full-budget MD17 ethanol force MAEs (1000 training configurations, GPU-days, drawn as "
+              "reference lines): " + ", ".join(f"{k} {v}" for k, v in published.items()) + " kcal/mol/A.", "",
+              "## Recipes", ""]
+    for name in names:
+        lines.append(f"- **{results[name]['label']}**: {results[name]['recipe']}")
+    lines += ["", "## Checkpoints copied", "",
+              "CPU-minutes at which each contestant wrote a checkpoint (the last one below a budget is its "
+              "model at that budget):", ""]
+    for name in names:
+        marks = [s[0] for s in results[name]["snapshots"]]
+        shown = ", ".join(f"{m:g}" for m in marks[:12]) + (f", ... ({len(marks)} in all, last {marks[-1]:g})"
+                                                            if len(marks) > 12 else "")
+        lines.append(f"- {results[name]['label']}: {shown or 'none yet'}")
+    lines += ["", f"Results: benchmarks/results/training_race.json, written {time.strftime('%Y-%m-%d')}.", ""]
+    doc.write_text("\n".join(lines))
+    _plot(results, plot, checkpoints, published)
+
+
+def _plot(results: dict, path: Path, checkpoints: tuple[int, ...], published: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, result in results.items():
+        points = sorted((int(m), row["forces_mae"] / KCAL_MOL_EV) for m, row in result["checkpoints"].items())
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=result["label"],
+                    linestyle="-" if name in ("jat", "cmret", "geomatt") else "--")
+    for k, (label, value) in enumerate(published.items()):
+        ax.axhline(value, color="grey", linewidth=0.8, linestyle=":")
+        ax.annotate(f"{label} (published)", (checkpoints[0], value), fontsize=7, color="grey",
+                    xytext=(2, 2 + 7 * (k % 2)), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(list(checkpoints), [str(m) for m in checkpoints])
+    ax.set_xlabel("training CPU-minutes (one thread)")
+    ax.set_ylabel("test force MAE (kcal/mol/A)")
+    ax.set_title("MD17 ethanol, 950 training frames")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
