@@ -77,11 +77,11 @@ def _plot(results: dict, path: Path, checkpoints: tuple[int, ...], published: di
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for name, result in results.items():
+    for result in results.values():
         points = sorted((int(m), row["forces_mae"] / KCAL_MOL_EV) for m, row in result["checkpoints"].items())
         if points:
             ax.plot(*zip(*points, strict=True), marker="o", label=result["label"],
-                    linestyle="-" if name in ("jat", "cmret", "geomatt") else "--")
+                    linestyle="-" if result.get("kind") == "attnff" else "--")
     for k, (label, value) in enumerate(published.items()):
         ax.axhline(value, color="grey", linewidth=0.8, linestyle=":")
         ax.annotate(f"{label} (published)", (checkpoints[0], value), fontsize=7, color="grey",

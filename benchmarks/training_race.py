@@ -168,6 +168,12 @@ CONTESTANTS = {
                           f"examples/configs/geomatt_md17_ethanol.yaml; {ATTNFF_DEFAULTS}",
                           ["examples/configs/geomatt_md17_ethanol.yaml", "training.epochs=320",
                            "training.patience=320"]),
+    "jat-angular": Contestant("jat-angular", "attnff JAT + angular", "attnff",
+                              "as attnff JAT, with 16 channels of angular invariants (degree 3, mixed over channels) "
+                              "in every layer, as jat-ean uses them",
+                              ["examples/configs/jat_md17_ethanol.yaml", "training.epochs=1000",
+                               "training.patience=1000", "model.angular=16", "model.angular_degree=3",
+                               "model.angular_mixing=true"]),
     "mace": Contestant(
         "mace", "MACE", "mace",
         "mace-torch 0.3.16, the README's training example: MACE, 128x0e+128x1o, r_max 5, batch 10, EMA 0.99, "
@@ -357,7 +363,8 @@ def evaluate_snapshot(race: Race, name: str, snapshot: dict) -> dict:
 
 
 def evaluate(race: Race, names: list[str]) -> dict:
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    """Test errors of each contestant's model at each budget it has reached, into RESULTS (merged)."""
+    updated = {}
     for name in names:
         entry = race.entry(name)
         rows = {}
@@ -371,9 +378,11 @@ def evaluate(race: Race, names: list[str]) -> dict:
             rows[str(minutes)] = {**errors, "checkpoint_cpu_min": round(snapshot["cpu_s"] / 60, 2)}
             print(f"{name} {minutes} CPU-min: forces {errors['forces_mae'] / KCAL_MOL_EV:.3f} kcal/mol/A", flush=True)
         c = CONTESTANTS[name]
-        results[name] = {"label": c.label, "recipe": c.recipe, "checkpoints": rows,
+        updated[name] = {"label": c.label, "kind": c.kind, "recipe": c.recipe, "checkpoints": rows,
                          "snapshots": [[round(s["cpu_s"] / 60, 2), s["folder"]] for s in entry["snapshots"]]}
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}  # another --evaluate may have written
+    results.update(updated)
+    RESULTS.write_text(json.dumps({name: results[name] for name in CONTESTANTS if name in results}, indent=1) + "\n")
     return results
 
 

@@ -7,7 +7,9 @@
 #
 # Environment: PYTHON (default: the `python` on PATH; the interpreter with torch and attnff, whose libpython
 # LAMMPS embeds), PREFIX (where lmp and liblammps.so go; default that Python's sys.prefix, so lmp lands next to
-# python), JOBS (default 2), KOKKOS_TAR (default ../shared/vendor/kokkos-4.6.99-28848df.tar.gz).
+# python), JOBS (default 2), KOKKOS_TAR (a Kokkos 4.6.99 source tarball, commit 28848df of
+# github.com/kokkos/kokkos; default: ../shared/vendor/kokkos-4.6.99-28848df.tar.gz where the project's
+# machines keep it, else the script downloads that commit's archive from GitHub).
 # Needs root for apt-get (MPI, a deb-src entry for sid). Measured: the compile took 19 min on 2 busy cores
 # (docs/engines.md). Rerunning it on an existing build_dir only rebuilds what changed.
 set -euo pipefail
@@ -17,8 +19,9 @@ build=$(mkdir -p "${1:-$here/../lammps-build}" && cd "${1:-$here/../lammps-build
 python=$(command -v "${PYTHON:-python}")
 python=$("$python" -c 'import sys; print(sys.executable)')     # the real interpreter, not a pyenv shim
 prefix=${PREFIX:-$("$python" -c 'import sys; print(sys.prefix)')}
-kokkos_tar=${KOKKOS_TAR:-$here/../shared/vendor/kokkos-4.6.99-28848df.tar.gz}
-kokkos_sha256=f37ebcfc78b784228e48310d9524e205ea62be6b3cabee061f59468a086822f5
+kokkos_commit=28848df
+kokkos_vendored=$here/../shared/vendor/kokkos-4.6.99-$kokkos_commit.tar.gz
+kokkos_vendored_sha256=f37ebcfc78b784228e48310d9524e205ea62be6b3cabee061f59468a086822f5
 jobs=${JOBS:-2}
 version=20260704
 orig=lammps_${version}+dfsg.orig.tar.gz
@@ -42,7 +45,15 @@ if [[ ! -f $orig ]]; then
     apt-get source --download-only --tar-only "lammps=$debian_version"
 fi
 echo "$orig_sha256  $orig" | sha256sum -c -
-echo "$kokkos_sha256  $kokkos_tar" | sha256sum -c -
+if [[ -n ${KOKKOS_TAR:-} ]]; then
+    kokkos_tar=$KOKKOS_TAR
+elif [[ -f $kokkos_vendored ]]; then
+    kokkos_tar=$kokkos_vendored
+    echo "$kokkos_vendored_sha256  $kokkos_tar" | sha256sum -c -
+else
+    kokkos_tar=$build/kokkos-$kokkos_commit.tar.gz
+    [[ -f $kokkos_tar ]] || curl -fsSL -o "$kokkos_tar" "https://github.com/kokkos/kokkos/archive/$kokkos_commit.tar.gz"
+fi
 
 # the tarball has no top folder; unpack once (marker files keep a rerun from touching sources)
 if [[ ! -f $src/.unpacked ]]; then
@@ -55,6 +66,9 @@ fi
 if [[ ! -f $src/lib/kokkos/.unpacked ]]; then
     rm -rf "$src/lib/kokkos" && mkdir -p "$src/lib/kokkos"
     tar -xzf "$kokkos_tar" -C "$src/lib/kokkos" --strip-components=1
+    grep -q 'set(Kokkos_VERSION_MINOR 6)' "$src/lib/kokkos/CMakeLists.txt" &&
+        grep -q 'set(Kokkos_VERSION_PATCH 99)' "$src/lib/kokkos/CMakeLists.txt" ||
+        { echo "$kokkos_tar is not Kokkos 4.6.99" >&2; exit 1; }
     grep -rl 'host_mirror_type' "$src/src/KOKKOS" | xargs -r sed -i 's/host_mirror_type/HostMirror/g'
     touch "$src/lib/kokkos/.unpacked"
 fi
