@@ -314,9 +314,11 @@ class Race:
                         self.save(name)
                         del running[name]
                         print(f"{time.strftime('%H:%M:%S')} stopped {name} at {cpu / 60:.1f} CPU-min", flush=True)
-        finally:
-            for process, _, _ in running.values():
+        finally:  # interrupted: how far each one got counts for "budget reached" (not for its model)
+            for name, (process, offset, _) in running.items():
                 if process.poll() is None:
+                    self.entry(name)["cpu_s_at_stop"] = round(offset + tree_cpu_seconds(process.pid), 1)
+                    self.save(name)
                     os.killpg(process.pid, signal.SIGTERM)
                     process.wait()
 
