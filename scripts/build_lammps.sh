@@ -10,7 +10,7 @@
 # python), JOBS (default 2), KOKKOS_TAR (a Kokkos 4.6.99 source tarball, commit 28848df of
 # github.com/kokkos/kokkos; default: ../shared/vendor/kokkos-4.6.99-28848df.tar.gz where the project's
 # machines keep it, else the script downloads that commit's archive from GitHub).
-# Needs root for apt-get (MPI, a deb-src entry for sid). Measured: the compile took 19 min on 2 busy cores
+# Needs root (or sudo) for apt-get (MPI, a deb-src entry for sid). Measured: the compile took 19 min on 2 busy cores
 # (docs/engines.md). Rerunning it on an existing build_dir only rebuilds what changed.
 set -euo pipefail
 
@@ -31,11 +31,13 @@ start=$(date +%s)
 cd "$build"
 
 # compilers, MPI (OpenMPI from Debian), and a deb-src entry for sid, which carries LAMMPS 20260704
+as_root=()
+[[ $(id -u) -eq 0 ]] || as_root=(sudo)
 if [[ ! -f /etc/apt/sources.list.d/sid-src.list ]]; then
-    echo "deb-src http://deb.debian.org/debian sid main" > /etc/apt/sources.list.d/sid-src.list
+    echo "deb-src http://deb.debian.org/debian sid main" | "${as_root[@]}" tee /etc/apt/sources.list.d/sid-src.list > /dev/null
 fi
-apt-get update -qq
-apt-get install -y -qq cmake g++ make libopenmpi-dev openmpi-bin > /dev/null
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq cmake g++ make libopenmpi-dev openmpi-bin > /dev/null
 "$python" -m pip install --quiet cython    # ML-IAP's Python coupling is Cython; numpy comes with attnff
 
 # the orig tarball only: sid's .dsc and debian.tar.xz may be newer revisions than the index we see
