@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-KCAL_MOL_EV = 0.0433641043  # 1 kcal/mol in eV
+from attnff.units import ENERGY_UNITS
+
+KCAL_MOL_EV = ENERGY_UNITS["kcal/mol"]
 
 HEADER = """# Accuracy per CPU-minute: attnff against MACE and PaiNN
 
@@ -80,9 +82,9 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
               "CPU-minutes at which each contestant wrote a checkpoint (the last one below a budget is its "
               "model at that budget):", ""]
     for name in names:
-        marks = [s[0] for s in results[name]["snapshots"]]
-        shown = ", ".join(f"{m:g}" for m in marks[:12]) + (f", ... ({len(marks)} in all, last {marks[-1]:g})"
-                                                            if len(marks) > 12 else "")
+        marks, count = results[name]["checkpoints_at_cpu_min"], results[name]["checkpoints_written"]
+        shown = ", ".join(f"{m:g}" for m in marks[:12]) + (f", ... ({count} in all, last {marks[-1]:g})"
+                                                            if count > 12 else "")
         lines.append(f"- {results[name]['label']}: {shown or 'none yet'}")
     lines += ["", f"Results: benchmarks/results/training_race.json, written {time.strftime('%Y-%m-%d')}.", ""]
     doc.write_text("\n".join(lines))

@@ -35,6 +35,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from attnff.units import ENERGY_UNITS  # noqa: E402
 from reference_data import reference_path  # noqa: E402
 
 DATA = ROOT / "data" / "external" / "md17_ethanol_2000.npz"
@@ -42,7 +43,7 @@ SPLIT = {"train": (0, 950), "validation": (950, 1000), "test": (1000, 2000)}
 CHECKPOINTS_MIN = (10, 20, 40, 80)
 POLL_S = 2.0
 TICKS = os.sysconf("SC_CLK_TCK")
-KCAL_MOL_EV = 0.0433641043  # 1 kcal/mol in eV
+KCAL_MOL_EV = ENERGY_UNITS["kcal/mol"]
 RESULTS = ROOT / "benchmarks" / "results" / "training_race.json"
 DOC = ROOT / "docs" / "accuracy_race.md"
 PLOT = ROOT / "docs" / "images" / "accuracy_race.png"
@@ -228,7 +229,7 @@ class Race:
         if snapshots:  # the package resumes from exactly the last copy; later work is redone and recounted
             last = self.workdir / "snapshots" / contestant.name / snapshots[-1]["folder"]
             for old in contestant.watched(run_dir):
-                old.unlink()
+                old.unlink(missing_ok=True)
             for path, rel in snapshots[-1]["files"].items():
                 target = run_dir / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -347,8 +348,7 @@ def evaluate_snapshot(race: Race, name: str, snapshot: dict) -> dict:
         import torch
 
         epoch = int(torch.load(scratch / "checkpoint.pt", weights_only=True)["state"]["epoch"])
-        command = [a for a in contestant.command(scratch, resume=True)]
-        command += ["--set", f"training.epochs={epoch}"]
+        command = [*contestant.command(scratch, resume=True), "--set", f"training.epochs={epoch}"]
         subprocess.run(command, check=True, env=env, capture_output=True)
         test = json.loads((scratch / "card.json").read_text())["metrics"]["test"]
         errors = {"energy_mae": test["energy_mae"], "forces_mae": test["forces_mae"], "epoch": epoch}
@@ -381,7 +381,9 @@ def evaluate(race: Race, names: list[str]) -> dict:
             print(f"{name} {minutes} CPU-min: forces {errors['forces_mae'] / KCAL_MOL_EV:.3f} kcal/mol/A", flush=True)
         c = CONTESTANTS[name]
         updated[name] = {"label": c.label, "kind": c.kind, "recipe": c.recipe, "checkpoints": rows,
-                         "snapshots": [[round(s["cpu_s"] / 60, 2), s["folder"]] for s in entry["snapshots"]]}
+                         "checkpoints_written": len(entry["snapshots"]),
+                         "checkpoints_at_cpu_min": [round(s["cpu_s"] / 60, 2) for s in entry["snapshots"][:12]]
+                         + [round(s["cpu_s"] / 60, 2) for s in entry["snapshots"][12:][-1:]]}
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}  # another --evaluate may have written
     results.update(updated)
     RESULTS.write_text(json.dumps({name: results[name] for name in CONTESTANTS if name in results}, indent=1) + "\n")
