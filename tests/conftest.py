@@ -72,15 +72,20 @@ SHARED_SOURCES = {
 }
 
 
+def skip_unless_ci(message: str) -> None:
+    """Skip with ``message``; under CI=true, where .ci/run provides everything, fail with it instead."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (required under CI=true)")
+    pytest.skip(message)
+
+
 def shared_file(name: str) -> Path:
     """Path of a ../shared/data file; skip without it, except under CI=true where it must exist."""
     path = SHARED_DATA / name
     if not path.is_file():
         message = (f"{path} not found: the project's reference data beside the checkout (../shared/data); "
                    f"{name} is {SHARED_SOURCES.get(name, 'a reference data file')}")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " (required under CI=true)")
-        pytest.skip(message)
+        skip_unless_ci(message)
     return path
 
 
@@ -89,9 +94,6 @@ def require_module(name: str):
     try:
         return __import__(name)
     except ImportError:
-        message = f"{name} is not installed (pip install 'attnff[ref]')"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " (required under CI=true)")
-        pytest.skip(message)
+        skip_unless_ci(f"{name} is not installed (pip install 'attnff[ref]')")
 
 
