@@ -54,6 +54,13 @@ def _max_force(data: dict) -> str:
             "test frames within that cap, test scores them all")
 
 
+def _budget(training: dict) -> str:
+    """Wall time, and CPU time where the run recorded it (training epochs, one process)."""
+    wall = f"{training['wall_time_minutes']} minutes wall time"
+    cpu = training.get("cpu_time_minutes")
+    return wall if cpu is None else f"{cpu} CPU-minutes of training ({wall})"
+
+
 def model_card(meta: dict) -> str:
     card, training, data = meta["card"], meta["card"]["training"], meta["card"]["data"]
     config = ", ".join(f"{k}={v}" for k, v in meta["config"].items())
@@ -76,7 +83,7 @@ def model_card(meta: dict) -> str:
 
 ## Training budget
 - {training['epochs_run']} epochs (best validation at epoch {training['best_epoch']}),
-  {training['wall_time_minutes']} minutes wall time on {training['cpu']}, torch {training['torch']}, {training['dtype']}
+  {_budget(training)} on {training['cpu']}, torch {training['torch']}, {training['dtype']}
 - Batch {training['batch_size']}, AdamW lr {training['lr']} -> {training['lr_min']} (warm-up + cosine),
   loss {training['loss']} (energy weight {training['energy_weight']}, force weight {training['forces_weight']}),
   EMA {training['ema_decay']}, seed {training['seed']}

@@ -65,6 +65,8 @@ class JATConfig:
         angular_degree: highest degree l of the angular invariants, 1 to 3 (default 2).
         angular_mixing: recombine the angular densities over channels for each degree before squaring
             (nn.angular; identity at start, so a potential can be continued with it switched on).
+        angular_products: add the four-body bispectrum of the angular densities (needs angular_degree
+            >= 2; its output map starts at zero, so a potential can be continued with it switched on).
     """
 
     cutoff: float = 5.0
@@ -80,6 +82,7 @@ class JATConfig:
     angular: int = 0
     angular_degree: int = 2
     angular_mixing: bool = False
+    angular_products: bool = False
 
     @property
     def supports_charge_spin(self) -> bool:
@@ -93,6 +96,8 @@ class JATConfig:
             raise ValueError(f"JAT width {self.width} is not divisible by num_heads {self.num_heads}")
         if not 1 <= self.angular_degree <= MAX_DEGREE:
             raise ValueError(f"JAT angular_degree must be 1 to {MAX_DEGREE}, not {self.angular_degree}")
+        if self.angular_products and self.angular_degree < 2:
+            raise ValueError("JAT angular_products needs angular_degree >= 2 (the lowest coupling is l = 1, 1, 2)")
         object.__setattr__(self, "readout", tuple(self.readout))
 
 
@@ -125,7 +130,7 @@ class JATLayer(RecordsAttention, nn.Module):
             self.distance_weight = nn.Parameter(torch.zeros(heads))
         self.value_filter = nn.Linear(config.num_basis, width) if config.radial_values else None
         self.angular = AngularInvariants(width, config.num_basis, config.angular, config.angular_degree,
-                                         config.angular_mixing) if config.angular else None
+                                         config.angular_mixing, config.angular_products) if config.angular else None
         self.norm = None if last else nn.LayerNorm(width)
         self.act = nn.SiLU()
         self.logit_cap = config.logit_cap

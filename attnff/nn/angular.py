@@ -8,16 +8,22 @@ radial basis, so B changes smoothly as neighbours cross the cutoff. With channel
 first recombines the densities, A^{c,lm} <- sum_c' M^l_cc' A^{c',lm}, which makes every channel's weight
 a sum of radial-times-feature products (different radial shapes for different neighbours) and adds the
 cross-channel terms of the power spectrum, at a cost per atom rather than per pair.
+
+With products, each channel also gives the bispectrum B_i^{c,l1l2l3} = sum_{m1m2m3} G^{l1l2l3}_{m1m2m3}
+A^{c,l1m1} A^{c,l2m2} A^{c,l3m3}, where G holds the Gaunt coefficients (the sphere average of three
+harmonics, a rotation-invariant coupling): four-body terms, which depend on the angles among three
+neighbours at once, as in ACE and MACE (correlation order 3).
 """
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
 from .scatter import segment_outer_sum
 
-__all__ = ["AngularInvariants", "unit_harmonics"]
+__all__ = ["AngularInvariants", "gaunt_couplings", "unit_harmonics"]
 
 MAX_DEGREE = 3
 _SQRT3, _SQRT5, _SQRT15 = math.sqrt(3.0), math.sqrt(5.0), math.sqrt(15.0)
@@ -43,13 +49,38 @@ def unit_harmonics(vec: torch.Tensor, d: torch.Tensor, degree: int = 2) -> torch
     return torch.stack(columns, dim=-1)
 
 
+def gaunt_couplings(degree: int) -> list[tuple[int, int, int, torch.Tensor]]:
+    """(l1, l2, l3, G) for l1 <= l2 <= l3 <= degree with a nonzero coupling, G (2l1+1, 2l2+1, 2l3+1) float64.
+
+    G_{m1m2m3} = the average over the sphere of Y_l1m1 Y_l2m2 Y_l3m3 of ``unit_harmonics``, by a product
+    quadrature (Gauss-Legendre in cos(theta), uniform in phi) exact for these polynomials of degree <= 9.
+    Nonzero only for l1 + l2 + l3 even within the triangle |l1 - l2| <= l3 <= l1 + l2.
+    """
+    nodes, weights = (torch.as_tensor(a) for a in np.polynomial.legendre.leggauss(3 * MAX_DEGREE))
+    phi = torch.arange(4 * MAX_DEGREE, dtype=torch.float64) * (2.0 * math.pi / (4 * MAX_DEGREE))
+    cos_t, ph = torch.meshgrid(nodes, phi, indexing="ij")
+    sin_t = (1.0 - cos_t * cos_t).sqrt()
+    vec = torch.stack([sin_t * ph.cos(), sin_t * ph.sin(), cos_t], dim=-1).reshape(-1, 3)
+    w = (weights.unsqueeze(1) / (2.0 * phi.shape[0])).expand(-1, phi.shape[0]).reshape(-1)  # sums to 1
+    harmonics = unit_harmonics(vec, torch.ones(vec.shape[0], dtype=torch.float64), degree)
+    block = lambda l: harmonics[:, l * l - 1:(l + 1) * (l + 1) - 1]  # noqa: E731
+    couplings = []
+    for l1 in range(1, degree + 1):
+        for l2 in range(l1, degree + 1):
+            for l3 in range(l2, min(l1 + l2, degree) + 1):
+                if (l1 + l2 + l3) % 2 == 0:
+                    couplings.append((l1, l2, l3, torch.einsum("q,qa,qb,qc->abc", w, block(l1), block(l2), block(l3))))
+    return couplings
+
+
 class AngularInvariants(nn.Module):
     """Per-atom angular invariants (N, F) from sender features, radial basis and edge directions.
 
     w_ij^c = (W_r rbf_ij)_c (W_h h_j)_c; A_i^{c,lm} = sum_j w_ij^c Y_lm(u_ij), optionally mixed over
     channels per degree (M^l, identity at start); B_i^{c,l} = sum_m (A_i^{c,lm})^2;
     out_i = W_o log(1 + B_i) with W_o zero at start, so a model that gains this term starts as it was.
-    W_o's columns run over l = 1 .. L, C channels each, so raising L appends columns.
+    W_o's columns run over l = 1 .. L, C channels each, so raising L appends columns. With products:
+    out_i += W_p asinh(B3_i) over the Gaunt-coupled triples (l1, l2, l3), W_p also zero at start.
 
     Args:
         width: feature width F of h and of the output.
@@ -57,9 +88,11 @@ class AngularInvariants(nn.Module):
         channels: C, the number of weighted densities (L C invariants per atom).
         degree: L, the highest degree l (1 to 3).
         mixing: recombine the densities over channels for each degree before squaring.
+        products: add the four-body bispectrum of each channel.
     """
 
-    def __init__(self, width: int, num_basis: int, channels: int, degree: int = 2, mixing: bool = False):
+    def __init__(self, width: int, num_basis: int, channels: int, degree: int = 2, mixing: bool = False,
+                 products: bool = False):
         super().__init__()
         if not 1 <= degree <= MAX_DEGREE:
             raise ValueError(f"angular degree must be 1 to {MAX_DEGREE}, not {degree}")
@@ -70,6 +103,16 @@ class AngularInvariants(nn.Module):
         self.out = nn.Linear(degree * channels, width)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.triples: list[tuple[int, int, int]] = []
+        self.products_out = None
+        if products:
+            for index, (l1, l2, l3, coupling) in enumerate(gaunt_couplings(degree)):
+                self.triples.append((l1, l2, l3))
+                self.register_buffer(f"gaunt{index}", coupling.to(torch.get_default_dtype()), persistent=False)
+            if not self.triples:
+                raise ValueError("angular products need angular_degree >= 2 (the lowest coupling is l = 1, 1, 2)")
+            self.products_out = nn.Linear(len(self.triples) * channels, width, bias=False)
+            nn.init.zeros_(self.products_out.weight)
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor, harmonics: torch.Tensor,
                 slots: torch.Tensor | None = None):
@@ -78,10 +121,17 @@ class AngularInvariants(nn.Module):
         i, j = edge_index
         weights = self.radial(rbf) * self.sender(h).index_select(0, j)  # (E, C)
         density = segment_outer_sum(harmonics, weights, i, h.shape[0], slots)  # (N, M, C)
-        invariants = []
+        invariants, blocks = [], []
         for l in range(1, self.degree + 1):
             block = density[:, l * l - 1:(l + 1) * (l + 1) - 1]  # (N, 2l + 1, C)
             if self.mixing is not None:
                 block = nn.functional.linear(block, self.mixing[l - 1])
             invariants.append((block * block).sum(1))
-        return self.out(torch.log1p(torch.cat(invariants, dim=-1)))
+            blocks.append(block)
+        out = self.out(torch.log1p(torch.cat(invariants, dim=-1)))
+        if self.products_out is None:
+            return out
+        products = [torch.einsum("abc,nax,nbx,ncx->nx", getattr(self, f"gaunt{index}").to(density.dtype),
+                                 blocks[l1 - 1], blocks[l2 - 1], blocks[l3 - 1])
+                    for index, (l1, l2, l3) in enumerate(self.triples)]  # each (N, C)
+        return out + self.products_out(torch.asinh(torch.cat(products, dim=-1)))

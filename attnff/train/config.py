@@ -93,7 +93,7 @@ class TrainingConfig:
         init_from: a potential file (or shipped name) of the same model, config and species to
             start from (fine-tuning); reference energies and scale are refitted on the new data.
             The run may switch on or raise an option of JAT's angular term (``angular`` from 0,
-            ``angular_degree``, ``angular_mixing``); its new weights start where they leave the
+            ``angular_degree``, ``angular_mixing``, ``angular_products``); its new weights start where they leave the
             source's energies unchanged.
         init_keep_scale: with init_from, keep the source's energy scale instead of refitting it
             (continuing on a changed data set, where a refitted scale would rescale what was learnt).

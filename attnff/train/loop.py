@@ -103,7 +103,7 @@ def _selection_score(metrics: dict, weights: LossWeights) -> float:
 
 #: model options a run may add to, or raise above, its init_from source; their new weights start neutral.
 #: JAT's ``angular`` only from 0: more channels would shift the output map's columns of each degree.
-GROWABLE_OPTIONS = {"angular", "angular_degree", "angular_mixing"}
+GROWABLE_OPTIONS = {"angular", "angular_degree", "angular_mixing", "angular_products"}
 
 
 def _grows(option: str, old, new) -> bool:
@@ -311,9 +311,9 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
     averaged = lambda: ema.module if ema is not None else potential  # noqa: E731
 
     state = {"epoch": 0, "best_score": float("inf"), "best_epoch": 0, "bad_epochs": 0, "elapsed": 0.0,
-             "best_state": None}
+             "cpu_s": 0.0, "best_state": None}
     if resume and checkpoint_path.exists():
-        state = restore_training(checkpoint_path, potential, optimizer, scheduler, ema)
+        state = {"cpu_s": 0.0, **restore_training(checkpoint_path, potential, optimizer, scheduler, ema)}
     # also a barrier: every rank has read the checkpoint before rank 0 touches the log or writes again
     _check_same_start(ranks, state["epoch"], checkpoint_path)
     if state["epoch"]:
@@ -360,10 +360,11 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
                              best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
             else:
                 state["bad_epochs"] += 1
+            epoch_cpu_s = time.process_time() - cpu_started  # this process's (rank 0's), all its threads
+            state["cpu_s"] += epoch_cpu_s
             if ranks.is_main:
                 record = {"epoch": epoch, "lr": scheduler.get_last_lr()[0], "train_loss": train_loss,
-                          "elapsed_s": round(state["elapsed"], 2),
-                          "epoch_cpu_s": round(time.process_time() - cpu_started, 2),  # this process's (rank 0's)
+                          "elapsed_s": round(state["elapsed"], 2), "epoch_cpu_s": round(epoch_cpu_s, 3),
                           **{f"val_{k}": v for k, v in val.items()}}
                 # log first: a line past the last checkpoint is dropped on resume and written again
                 with open(log_path, "a") as handle:
@@ -492,6 +493,7 @@ def _write_potential(config, final, state, metrics, test_configs, splits, droppe
             "epochs_run": state["epoch"],
             "best_epoch": state["best_epoch"],
             "wall_time_minutes": round(state["elapsed"] / 60, 2),
+            "cpu_time_minutes": round(state["cpu_s"] / 60, 2),  # training epochs (rank 0), resumes included
             "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
             "torch": torch.__version__,
             "attnff": __version__,

@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from attnff import AttnCalculator, save_potential
 from attnff.errors import ConfigError
-from attnff.nn import unit_harmonics
+from attnff.nn import gaunt_couplings, unit_harmonics
 from attnff.train.loop import _initialise_from
 from tests.conftest import small_potential, small_water_box
 from tests.physics import assertions as check
@@ -76,6 +76,7 @@ def test_starts_as_the_distance_only_model_it_extends():
         for layer in extended.model.layers:
             layer.angular.out.weight.zero_()
             layer.angular.out.bias.zero_()
+            layer.angular.products_out.weight.zero_()
     missing, unexpected = extended.load_state_dict(base.state_dict(), strict=False)
     assert not unexpected and missing and all(".angular." in key for key in missing)
     atoms = molecule("CH3CH2OH")
@@ -95,13 +96,15 @@ def test_recomputed_receiver_blocks_match_the_plain_call(block_edges):
 
 
 def test_grown_angular_term_starts_as_the_potential_it_extends(tmp_path):
-    """training.init_from may raise angular_degree and switch on angular_mixing: same energies at the start."""
+    """training.init_from may raise angular_degree and switch on angular_mixing and angular_products: same
+    energies at the start."""
     source = small_potential("jat", angular=4)
     save_potential(source, tmp_path / "source.safetensors")
-    grown = small_potential("jat", angular=4, angular_degree=3, angular_mixing=True)
+    grown = small_potential("jat", angular=4, angular_degree=3, angular_mixing=True, angular_products=True)
     with torch.no_grad():  # what a fresh model holds: the new output columns at zero, mixing the identity
         for layer in grown.model.layers:
             layer.angular.out.weight.zero_()
+            layer.angular.products_out.weight.zero_()
             layer.angular.mixing.copy_(torch.eye(4).repeat(3, 1, 1))
     _initialise_from(grown, str(tmp_path / "source.safetensors"))
     assert grown.model.layers[0].angular.out.weight.abs()[:, 8:].max() == 0
@@ -117,3 +120,29 @@ def test_grown_angular_term_starts_as_the_potential_it_extends(tmp_path):
 def test_degree_outside_one_to_three_is_refused():
     with pytest.raises(ValueError, match="angular_degree"):
         small_potential("jat", angular=4, angular_degree=4)
+    with pytest.raises(ValueError, match="angular_products needs angular_degree >= 2"):
+        small_potential("jat", angular=4, angular_degree=1, angular_products=True)
+
+
+def test_gaunt_couplings_make_the_bispectrum_rotation_invariant():
+    """B3 = G . A_l1 A_l2 A_l3 of a weighted sum of directions: invariant under rotation, not under a
+    change of the density (so it carries information), and G's triples are the even ones."""
+    couplings = gaunt_couplings(3)
+    assert [c[:3] for c in couplings] == [(1, 1, 2), (1, 2, 3), (2, 2, 2), (2, 3, 3)]
+    generator = torch.Generator().manual_seed(2)
+    vec = torch.randn(6, 3, dtype=torch.float64, generator=generator)
+    weights = torch.randn(6, 1, dtype=torch.float64, generator=generator)
+    rotation = torch.as_tensor(Rotation.random(random_state=3).as_matrix())
+
+    def bispectrum(v):
+        density = (weights * unit_harmonics(v, v.norm(dim=-1), 3)).sum(0)
+        block = lambda l: density[l * l - 1:(l + 1) ** 2 - 1]  # noqa: E731
+        return torch.stack([torch.einsum("abc,a,b,c->", g, block(l1), block(l2), block(l3))
+                            for l1, l2, l3, g in couplings])
+
+    before, after = bispectrum(vec), bispectrum(vec @ rotation.T)
+    torch.testing.assert_close(after, before, rtol=1e-12, atol=1e-12)
+    assert before.abs().min() > 1e-3
+    moved = vec.clone()
+    moved[0] = torch.tensor([0.3, -1.1, 0.4], dtype=torch.float64)
+    assert (bispectrum(moved) - before).abs().max() > 1e-3

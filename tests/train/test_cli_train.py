@@ -46,7 +46,8 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_prints_the_resume_command(config_f
     with pytest.raises(SystemExit) as stopped:
         main(command)
     assert stopped.value.code == 130
-    assert load_checkpoint(out / "checkpoint.pt")["state"]["epoch"] == 2
+    interrupted = load_checkpoint(out / "checkpoint.pt")["state"]
+    assert interrupted["epoch"] == 2
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
     err = capsys.readouterr().err
     assert f"kept the checkpoint of epoch 2 ({out / 'checkpoint.pt'})" in err
@@ -64,8 +65,13 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_prints_the_resume_command(config_f
     card = json.loads((out / "card.json").read_text())
     assert card["training"]["epochs_run"] == EPOCHS
     assert card["training"]["threads"] == 1 and card["training"]["lr"] == 0.002
-    log = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert log == list(range(1, EPOCHS + 1))
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in log] == list(range(1, EPOCHS + 1))
+    # CPU time: the epochs before the interruption carried over, each later epoch added once
+    cpu_s = load_checkpoint(out / "checkpoint.pt")["state"]["cpu_s"]
+    assert interrupted["cpu_s"] == pytest.approx(sum(row["epoch_cpu_s"] for row in log[:2]), abs=1e-3)
+    assert cpu_s - interrupted["cpu_s"] == pytest.approx(sum(row["epoch_cpu_s"] for row in log[2:]), abs=1e-3 * EPOCHS)
+    assert card["training"]["cpu_time_minutes"] == round(cpu_s / 60, 2)
 
 
 def test_interrupt_before_any_epoch_says_there_is_nothing_to_resume(config_file, tmp_path, monkeypatch, capsys):

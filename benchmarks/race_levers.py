@@ -1,0 +1,99 @@
+"""Which training levers pay at a fixed CPU budget: short runs of attnff's race recipes, one change each.
+
+    nice python benchmarks/race_levers.py                    # every lever, 10 CPU-minutes each, two at a time
+    nice python benchmarks/race_levers.py --only jat-angular jat-angular-wd --budget 10
+
+Each lever is the race's recipe (benchmarks/training_race.py) with one change. Its epochs are sized so that
+its learning-rate schedule ends at the budget: a two-epoch probe measures its CPU seconds per epoch (one
+thread), then the run trains that many epochs in one process and one thread and reports the test errors
+of its final (EMA) weights on the race's 1000 test frames. A lever that wins here earns a line of its own
+in the race, which is where a kept change must show its effect.
+Results: benchmarks/results/race_levers.json (merged per lever); run state under runs/race-levers/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_data import reference_path  # noqa: E402
+from training_race import CONTESTANTS, DATA, KCAL_MOL_EV, ROOT  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "race_levers.json"
+JAT_ANGULAR = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true"]
+#: name -> (race contestant whose recipe it changes, the change, what the change is)
+LEVERS: dict[str, tuple[str, list[str], str]] = {
+    "jat-angular": ("jat", JAT_ANGULAR, "JAT + angular, the race's recipe"),
+    "jat-angular-wd": ("jat", [*JAT_ANGULAR, "training.weight_decay=0.05"], "AdamW weight decay 0.05"),
+    "jat-angular-lr3": ("jat", [*JAT_ANGULAR, "training.lr=3e-3"], "peak learning rate 3e-3 (from 1e-3)"),
+    "jat-angular-b4": ("jat", [*JAT_ANGULAR, "training.batch_size=4"], "batch 4 (from 16)"),
+    "jat-angular-a32": ("jat", ["model.angular=32", *JAT_ANGULAR[1:]], "32 angular channels (from 16)"),
+    "jat-angular-w96": ("jat", [*JAT_ANGULAR, "model.width=96"], "width 96 (from 64)"),
+    "jat-angular-huber": ("jat", [*JAT_ANGULAR, "training.loss=huber"], "Huber loss (delta 0.01) instead of MSE"),
+    "jat-angular-products": ("jat", [*JAT_ANGULAR, "model.angular_products=true"],
+                             "four-body angular products (bispectrum) added to the power spectrum"),
+    "jat-angular-ema": ("jat", [*JAT_ANGULAR, "training.ema_decay=0.999"], "EMA decay 0.999 (from 0.995)"),
+    "cmret": ("cmret", [], "CMRET, the race's recipe"),
+    "cmret-lr3": ("cmret", ["training.lr=3e-3"], "peak learning rate 3e-3 (from 1e-3)"),
+}
+
+
+def train(config: str, output: Path, overrides: list[str], epochs: int) -> dict:
+    """One attnff training run in one thread; returns its card's test metrics and the CPU seconds spent."""
+    settings = [f"output={output}", f"data.path={reference_path(DATA)}", "training.max_minutes=0",
+                "training.threads=1", f"training.epochs={epochs}", f"training.patience={epochs}",
+                f"training.warmup_epochs={min(5, max(epochs // 20, 1))}", *overrides]
+    command = [sys.executable, "-m", "attnff", "train", str(ROOT / config), "--no-progress",
+               *[a for s in settings for a in ("--set", s)]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    start = os.times()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    end = os.times()
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    card = json.loads((output / "card.json").read_text())
+    return {"test": card["metrics"]["test"], "cpu_s": end.children_user + end.children_system
+            - start.children_user - start.children_system}
+
+
+def run_lever(name: str, budget_min: float, workdir: Path) -> dict:
+    contestant, overrides, change = LEVERS[name]
+    config = CONTESTANTS[contestant].args[0]
+    probe = train(config, workdir / name / "probe", overrides, 2)
+    rows = [json.loads(line) for line in (workdir / name / "probe" / "metrics.jsonl").read_text().splitlines()]
+    epoch_cpu_s = rows[-1]["epoch_cpu_s"]  # the second epoch: no first-call overheads
+    epochs = max(int(budget_min * 60 / epoch_cpu_s), 2)
+    result = train(config, workdir / name / "run", overrides, epochs)
+    test = result["test"]
+    row = {"contestant": contestant, "change": change, "overrides": overrides, "budget_cpu_min": budget_min,
+           "epoch_cpu_s": epoch_cpu_s, "epochs": epochs, "cpu_min": round(result["cpu_s"] / 60, 2),
+           "probe_cpu_min": round(probe["cpu_s"] / 60, 2), "energy_mae": test["energy_mae"],
+           "forces_mae": test["forces_mae"], "date": time.strftime("%Y-%m-%d")}
+    print(f"{name}: {epochs} epochs, forces {test['forces_mae'] / KCAL_MOL_EV:.3f} kcal/mol/A", flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=list(LEVERS), default=list(LEVERS))
+    parser.add_argument("--budget", type=float, default=10.0, help="CPU-minutes per lever")
+    parser.add_argument("--parallel", type=int, default=2, help="levers at a time (one thread each)")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "runs" / "race-levers")
+    args = parser.parse_args()
+    with ThreadPoolExecutor(args.parallel) as pool:
+        for name, row in zip(args.only, pool.map(lambda n: run_lever(n, args.budget, args.workdir), args.only),
+                             strict=True):
+            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+            results[name] = row
+            RESULTS.write_text(json.dumps({n: results[n] for n in LEVERS if n in results}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
