@@ -6,8 +6,9 @@
 Each lever is the race's recipe (benchmarks/training_race.py) with one change. Its epochs are sized so that
 its learning-rate schedule ends at the budget: a two-epoch probe measures its CPU seconds per epoch (one
 thread), then the run trains that many epochs in one process and one thread and reports the test errors
-of its final (EMA) weights on the race's 1000 test frames. A lever that wins here earns a line of its own
-in the race, which is where a kept change must show its effect.
+of its final (EMA) weights on the race's 1000 test frames, with the CPU time of its epochs (from its log,
+validation included). A rerun reads back the runs already finished. A lever that wins here earns a line
+of its own in the race, which is where a kept change must show its effect.
 Results: benchmarks/results/race_levers.json (merged per lever); run state under runs/race-levers/.
 """
 
@@ -32,7 +33,7 @@ JAT_ANGULAR = ["model.angular=16", "model.angular_degree=3", "model.angular_mixi
 LEVERS: dict[str, tuple[str, list[str], str]] = {
     "jat-angular": ("jat", JAT_ANGULAR, "JAT + angular, the race's recipe"),
     "jat-angular-wd": ("jat", [*JAT_ANGULAR, "training.weight_decay=0.05"], "AdamW weight decay 0.05"),
-    "jat-angular-lr3": ("jat", [*JAT_ANGULAR, "training.lr=3e-3"], "peak learning rate 3e-3 (from 1e-3)"),
+    "jat-angular-lr3": ("jat", [*JAT_ANGULAR, "training.lr=3.0e-3"], "peak learning rate 3e-3 (from 1e-3)"),
     "jat-angular-b4": ("jat", [*JAT_ANGULAR, "training.batch_size=4"], "batch 4 (from 16)"),
     "jat-angular-a32": ("jat", ["model.angular=32", *JAT_ANGULAR[1:]], "32 angular channels (from 16)"),
     "jat-angular-w96": ("jat", [*JAT_ANGULAR, "model.width=96"], "width 96 (from 64)"),
@@ -41,32 +42,41 @@ LEVERS: dict[str, tuple[str, list[str], str]] = {
                              "four-body angular products (bispectrum) added to the power spectrum"),
     "jat-angular-ema": ("jat", [*JAT_ANGULAR, "training.ema_decay=0.999"], "EMA decay 0.999 (from 0.995)"),
     "cmret": ("cmret", [], "CMRET, the race's recipe"),
-    "cmret-lr3": ("cmret", ["training.lr=3e-3"], "peak learning rate 3e-3 (from 1e-3)"),
+    "cmret-lr3": ("cmret", ["training.lr=3.0e-3"], "peak learning rate 3e-3 (from 1e-3)"),
 }
 
 
 def train(config: str, output: Path, overrides: list[str], epochs: int) -> dict:
-    """One attnff training run in one thread; returns its card's test metrics and the CPU seconds spent."""
+    """One attnff training run in one thread; returns its card's test metrics and its training CPU seconds.
+
+    A run already finished in ``output`` with these epochs is read back instead of repeated.
+    """
+    card_path = output / "card.json"
+    if card_path.exists() and json.loads(card_path.read_text())["training"]["epochs"] == epochs:
+        return _finished(output)
     settings = [f"output={output}", f"data.path={reference_path(DATA)}", "training.max_minutes=0",
                 "training.threads=1", f"training.epochs={epochs}", f"training.patience={epochs}",
                 f"training.warmup_epochs={min(5, max(epochs // 20, 1))}", *overrides]
     command = [sys.executable, "-m", "attnff", "train", str(ROOT / config), "--no-progress",
                *[a for s in settings for a in ("--set", s)]]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    start = os.times()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    end = os.times()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return _finished(output)
+
+
+def _finished(output: Path) -> dict:
+    """Test metrics of a finished run and the CPU seconds of its epochs (from its log)."""
     card = json.loads((output / "card.json").read_text())
-    return {"test": card["metrics"]["test"], "cpu_s": end.children_user + end.children_system
-            - start.children_user - start.children_system}
+    log = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+    return {"test": card["metrics"]["test"], "cpu_s": sum(row["epoch_cpu_s"] for row in log)}
 
 
 def run_lever(name: str, budget_min: float, workdir: Path) -> dict:
     contestant, overrides, change = LEVERS[name]
     config = CONTESTANTS[contestant].args[0]
-    probe = train(config, workdir / name / "probe", overrides, 2)
+    train(config, workdir / name / "probe", overrides, 2)
     rows = [json.loads(line) for line in (workdir / name / "probe" / "metrics.jsonl").read_text().splitlines()]
     epoch_cpu_s = rows[-1]["epoch_cpu_s"]  # the second epoch: no first-call overheads
     epochs = max(int(budget_min * 60 / epoch_cpu_s), 2)
@@ -74,7 +84,7 @@ def run_lever(name: str, budget_min: float, workdir: Path) -> dict:
     test = result["test"]
     row = {"contestant": contestant, "change": change, "overrides": overrides, "budget_cpu_min": budget_min,
            "epoch_cpu_s": epoch_cpu_s, "epochs": epochs, "cpu_min": round(result["cpu_s"] / 60, 2),
-           "probe_cpu_min": round(probe["cpu_s"] / 60, 2), "energy_mae": test["energy_mae"],
+           "energy_mae": test["energy_mae"],
            "forces_mae": test["forces_mae"], "date": time.strftime("%Y-%m-%d")}
     print(f"{name}: {epochs} epochs, forces {test['forces_mae'] / KCAL_MOL_EV:.3f} kcal/mol/A", flush=True)
     return row
