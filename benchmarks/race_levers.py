@@ -29,20 +29,20 @@ from training_race import CONTESTANTS, DATA, KCAL_MOL_EV, ROOT  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "race_levers.json"
 JAT_ANGULAR = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true"]
-#: name -> (race contestant whose recipe it changes, the change, what the change is)
-LEVERS: dict[str, tuple[str, list[str], str]] = {
-    "jat-angular": ("jat", JAT_ANGULAR, "JAT + angular, the race's recipe"),
-    "jat-angular-wd": ("jat", [*JAT_ANGULAR, "training.weight_decay=0.05"], "AdamW weight decay 0.05"),
-    "jat-angular-lr3": ("jat", [*JAT_ANGULAR, "training.lr=3.0e-3"], "peak learning rate 3e-3 (from 1e-3)"),
-    "jat-angular-b4": ("jat", [*JAT_ANGULAR, "training.batch_size=4"], "batch 4 (from 16)"),
-    "jat-angular-a32": ("jat", ["model.angular=32", *JAT_ANGULAR[1:]], "32 angular channels (from 16)"),
-    "jat-angular-w96": ("jat", [*JAT_ANGULAR, "model.width=96"], "width 96 (from 64)"),
-    "jat-angular-huber": ("jat", [*JAT_ANGULAR, "training.loss=huber"], "Huber loss (delta 0.01) instead of MSE"),
-    "jat-angular-products": ("jat", [*JAT_ANGULAR, "model.angular_products=true"],
+#: name -> (race contestant whose config it trains, the lever it changes (None: a recipe), overrides, the change)
+LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
+    "jat-angular": ("jat", None, JAT_ANGULAR, "JAT + angular, the race's recipe"),
+    "jat-angular-wd": ("jat", "jat-angular", [*JAT_ANGULAR, "training.weight_decay=0.05"], "AdamW weight decay 0.05"),
+    "jat-angular-lr3": ("jat", "jat-angular", [*JAT_ANGULAR, "training.lr=3.0e-3"],
+                        "peak learning rate 3e-3 (from 1e-3)"),
+    "jat-angular-b4": ("jat", "jat-angular", [*JAT_ANGULAR, "training.batch_size=4"], "batch 4 (from 16)"),
+    "jat-angular-a32": ("jat", "jat-angular", ["model.angular=32", *JAT_ANGULAR[1:]], "32 angular channels (from 16)"),
+    "jat-angular-huber": ("jat", "jat-angular", [*JAT_ANGULAR, "training.loss=huber"],
+                          "Huber loss (delta 0.01) instead of MSE"),
+    "jat-angular-products": ("jat", "jat-angular", [*JAT_ANGULAR, "model.angular_products=true"],
                              "four-body angular products (bispectrum) added to the power spectrum"),
-    "jat-angular-ema": ("jat", [*JAT_ANGULAR, "training.ema_decay=0.999"], "EMA decay 0.999 (from 0.995)"),
-    "cmret": ("cmret", [], "CMRET, the race's recipe"),
-    "cmret-lr3": ("cmret", ["training.lr=3.0e-3"], "peak learning rate 3e-3 (from 1e-3)"),
+    "cmret": ("cmret", None, [], "CMRET, the race's recipe"),
+    "cmret-lr3": ("cmret", "cmret", ["training.lr=3.0e-3"], "peak learning rate 3e-3 (from 1e-3)"),
 }
 
 
@@ -74,7 +74,7 @@ def _finished(output: Path) -> dict:
 
 
 def run_lever(name: str, budget_min: float, workdir: Path) -> dict:
-    contestant, overrides, change = LEVERS[name]
+    contestant, base, overrides, change = LEVERS[name]
     config = CONTESTANTS[contestant].args[0]
     train(config, workdir / name / "probe", overrides, 2)
     rows = [json.loads(line) for line in (workdir / name / "probe" / "metrics.jsonl").read_text().splitlines()]
@@ -82,9 +82,9 @@ def run_lever(name: str, budget_min: float, workdir: Path) -> dict:
     epochs = max(int(budget_min * 60 / epoch_cpu_s), 2)
     result = train(config, workdir / name / "run", overrides, epochs)
     test = result["test"]
-    row = {"contestant": contestant, "change": change, "overrides": overrides, "budget_cpu_min": budget_min,
-           "epoch_cpu_s": epoch_cpu_s, "epochs": epochs, "cpu_min": round(result["cpu_s"] / 60, 2),
-           "energy_mae": test["energy_mae"],
+    row = {"contestant": contestant, "base": base, "change": change, "overrides": overrides,
+           "budget_cpu_min": budget_min, "epoch_cpu_s": epoch_cpu_s, "epochs": epochs,
+           "cpu_min": round(result["cpu_s"] / 60, 2), "energy_mae": test["energy_mae"],
            "forces_mae": test["forces_mae"], "date": time.strftime("%Y-%m-%d")}
     print(f"{name}: {epochs} epochs, forces {test['forces_mae'] / KCAL_MOL_EV:.3f} kcal/mol/A", flush=True)
     return row

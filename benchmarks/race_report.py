@@ -44,8 +44,10 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, ...], published: dict) -> None:
-    """The results table (force and energy MAE at each checkpoint), the plot, the recipes and the state."""
+def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, ...], published: dict,
+                 levers: dict | None = None) -> None:
+    """The results table (force and energy MAE at each checkpoint), the plot, the recipes, the state and
+    the short lever runs (benchmarks/race_levers.py)."""
     names = list(results)
     lines = [HEADER, "## Test errors at each CPU budget", "",
              "Force MAE in kcal/mol/A (energy MAE in kcal/mol in brackets); '-': budget not reached yet.", "",
@@ -86,9 +88,31 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
         shown = ", ".join(f"{m:g}" for m in marks[:12]) + (f", ... ({count} in all, last {marks[-1]:g})"
                                                             if count > 12 else "")
         lines.append(f"- {results[name]['label']}: {shown or 'none yet'}")
+    lines += _levers_section(levers or {})
     lines += ["", f"Results: benchmarks/results/training_race.json, written {time.strftime('%Y-%m-%d')}.", ""]
     doc.write_text("\n".join(lines))
     _plot(results, plot, checkpoints, published)
+
+
+def _levers_section(levers: dict) -> list[str]:
+    """One row per lever: its change to the race recipe and its test errors at the end of its short schedule."""
+    if not levers:
+        return []
+    budget = {row["budget_cpu_min"] for row in levers.values()}
+    lines = ["", "## Levers", "",
+             f"Each lever is one change to a race recipe, trained with its schedule sized to end at "
+             f"{'/'.join(f'{b:g}' for b in sorted(budget))} CPU-minutes (`python benchmarks/race_levers.py`; "
+             "its docstring says how), so that levers can be compared before one earns a race line. Test errors "
+             "of the final weights; CPU-minutes of the training epochs. Force MAE in kcal/mol/A, energy MAE in "
+             "kcal/mol; change against the lever's base (the same recipe without the change).", "",
+             "| lever | change | epochs | CPU-min | force MAE | energy MAE | force change |",
+             "|---|---|---|---|---|---|---|"]
+    for name, row in levers.items():
+        base = levers.get(row["base"] or "")
+        change = "-" if base is None else f"{100 * (row['forces_mae'] / base['forces_mae'] - 1):+.1f} %"
+        lines.append(f"| {name} | {row['change']} | {row['epochs']} | {row['cpu_min']:.1f} | "
+                     f"{row['forces_mae'] / KCAL_MOL_EV:.3f} | {row['energy_mae'] / KCAL_MOL_EV:.3f} | {change} |")
+    return lines
 
 
 def _plot(results: dict, path: Path, checkpoints: tuple[int, ...], published: dict) -> None:

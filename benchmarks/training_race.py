@@ -412,7 +412,9 @@ def main() -> None:
     if args.report:
         from race_report import write_report
 
-        write_report(json.loads(RESULTS.read_text()), DOC, PLOT, CHECKPOINTS_MIN, PUBLISHED)
+        levers = ROOT / "benchmarks" / "results" / "race_levers.json"
+        write_report(json.loads(RESULTS.read_text()), DOC, PLOT, CHECKPOINTS_MIN, PUBLISHED,
+                     json.loads(levers.read_text()) if levers.exists() else None)
 
 
 def setup(workdir: Path) -> None:
