@@ -25,10 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_data import reference_path  # noqa: E402
-from training_race import CONTESTANTS, DATA, KCAL_MOL_EV, ROOT  # noqa: E402
+from training_race import CONTESTANTS, DATA, JAT_ANGULAR, KCAL_MOL_EV, ROOT  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "race_levers.json"
-JAT_ANGULAR = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true"]
 #: name -> (race contestant whose config it trains, the lever it changes (None: a recipe), overrides, the change)
 LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
     "jat-angular": ("jat", None, JAT_ANGULAR, "JAT + angular, the race's recipe"),
@@ -41,6 +40,7 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
                           "Huber loss (delta 0.01) instead of MSE"),
     "jat-angular-products": ("jat", "jat-angular", [*JAT_ANGULAR, "model.angular_products=true"],
                              "four-body angular products (bispectrum) added to the power spectrum"),
+    "jat-products": ("jat", "jat-angular", [], "the shipped recipe: products, lr 3e-3 and weight decay 0.05 together"),
     "cmret": ("cmret", None, [], "CMRET, the race's recipe"),
     "cmret-lr3": ("cmret", "cmret", ["training.lr=3.0e-3"], "peak learning rate 3e-3 (from 1e-3)"),
 }

@@ -2,6 +2,7 @@
 
     python scripts/ship_potential.py runs/jat-md17-ethanol/jat-md17-ethanol.safetensors
     python scripts/ship_potential.py FILE --card 'domain={"bond": [0.95, 1.2]}'   # add a card entry
+    python scripts/ship_potential.py FILE --card 'reproduce="attnff train CONFIG"'   # for a run made by a driver
 
 The README is generated from the card stored inside the potential file, so the
 numbers it states are the ones the training run measured.
@@ -87,7 +88,7 @@ def model_card(meta: dict) -> str:
 - Batch {training['batch_size']}, AdamW lr {training['lr']} -> {training['lr_min']} (warm-up + cosine),
   loss {training['loss']} (energy weight {training['energy_weight']}, force weight {training['forces_weight']}),
   EMA {training['ema_decay']}, seed {training['seed']}
-- Reproduce: `{training['command']}`
+- Reproduce: `{card.get('reproduce') or training['command']}`
 {_notes(card)}
 ## Limits
 Trained on the configurations above only: outside their range of geometries, elements
