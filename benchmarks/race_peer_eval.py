@@ -35,7 +35,8 @@ def mace_calculator(snapshot: Path, scratch: Path, command: list[str]):
         subprocess.run([*args, f"--work_dir={template.parent}", "--max_num_epochs=0"], check=True,
                        cwd=template.parent, capture_output=True)
     model = torch.load(template, weights_only=False)
-    (checkpoint,) = snapshot.glob("*.pt")
+    # in stage two MACE keeps the last stage-one checkpoint beside the stage-two ("_swa") one: take the newest
+    checkpoint = max(snapshot.glob("*.pt"), key=lambda p: int(re.search(r"epoch-(\d+)", p.name).group(1)))
     model.load_state_dict(torch.load(checkpoint, weights_only=False)["model"])
     path = scratch / "snapshot.model"
     torch.save(model, path)

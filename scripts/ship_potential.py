@@ -2,7 +2,7 @@
 
     python scripts/ship_potential.py runs/jat-md17-ethanol/jat-md17-ethanol.safetensors
     python scripts/ship_potential.py FILE --card 'domain={"bond": [0.95, 1.2]}'   # add a card entry
-    python scripts/ship_potential.py FILE --card 'reproduce="attnff train CONFIG"'   # for a run made by a driver
+    python scripts/ship_potential.py FILE --card 'training.command="attnff train CONFIG"'   # a nested entry
 
 The README is generated from the card stored inside the potential file, so the
 numbers it states are the ones the training run measured.
@@ -88,7 +88,7 @@ def model_card(meta: dict) -> str:
 - Batch {training['batch_size']}, AdamW lr {training['lr']} -> {training['lr_min']} (warm-up + cosine),
   loss {training['loss']} (energy weight {training['energy_weight']}, force weight {training['forces_weight']}),
   EMA {training['ema_decay']}, seed {training['seed']}
-- Reproduce: `{card.get('reproduce') or training['command']}`
+- Reproduce: `{training['command']}`
 {_notes(card)}
 ## Limits
 Trained on the configurations above only: outside their range of geometries, elements
@@ -100,14 +100,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("potential_file")
     parser.add_argument("--card", action="append", default=[], metavar="KEY=JSON",
-                        help="set a model-card entry (e.g. the training domain of a run made before it was recorded)")
+                        help="set a model-card entry, dotted for a nested one (e.g. the training domain of a run made "
+                             "before it was recorded)")
     args = parser.parse_args()
     meta = read_metadata(args.potential_file)
     if args.card:
         potential, meta = load_potential(args.potential_file)
         for item in args.card:
             key, value = item.split("=", 1)
-            meta["card"][key] = json.loads(value)
+            *parents, leaf = key.split(".")  # training.command=... sets a nested entry
+            entry = meta["card"]
+            for parent in parents:
+                entry = entry[parent]
+            entry[leaf] = json.loads(value)
     target = ROOT / "potentials" / meta["card"]["name"]  # a --card name=... ships under that name
     target.mkdir(parents=True, exist_ok=True)
     if args.card:
