@@ -55,6 +55,10 @@ def _max_force(data: dict) -> str:
             "test frames within that cap, test scores them all")
 
 
+def _decay(training: dict) -> str:
+    return f", weight decay {training['weight_decay']}" if training.get("weight_decay") else ""
+
+
 def _budget(training: dict) -> str:
     """Wall time, and CPU time where the run recorded it (training epochs, one process)."""
     wall = f"{training['wall_time_minutes']} minutes wall time"
@@ -85,7 +89,7 @@ def model_card(meta: dict) -> str:
 ## Training budget
 - {training['epochs_run']} epochs (best validation at epoch {training['best_epoch']}),
   {_budget(training)} on {training['cpu']}, torch {training['torch']}, {training['dtype']}
-- Batch {training['batch_size']}, AdamW lr {training['lr']} -> {training['lr_min']} (warm-up + cosine),
+- Batch {training['batch_size']}, AdamW lr {training['lr']} -> {training['lr_min']} (warm-up + cosine){_decay(training)},
   loss {training['loss']} (energy weight {training['energy_weight']}, force weight {training['forces_weight']}),
   EMA {training['ema_decay']}, seed {training['seed']}
 - Reproduce: `{training['command']}`

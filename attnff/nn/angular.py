@@ -104,12 +104,16 @@ class AngularInvariants(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         self.triples: list[tuple[int, int, int]] = []
+        # Gaunt couplings (2l3+1, (2l1+1)(2l2+1)) kept in float64 and not as buffers, so that a float64 model
+        # uses them unrounded (float32-rounded couplings break rotation invariance at 1e-12 relative);
+        # copies per device and dtype are made on first use
+        self._gaunt: list[torch.Tensor] = []
+        self._gaunt_copies: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
         self.products_out = None
         if products:
-            for index, (l1, l2, l3, coupling) in enumerate(gaunt_couplings(degree)):
+            for l1, l2, l3, coupling in gaunt_couplings(degree):
                 self.triples.append((l1, l2, l3))
-                flat = coupling.flatten(0, 1).T.contiguous()  # (2l3+1, (2l1+1)(2l2+1))
-                self.register_buffer(f"gaunt{index}", flat.to(torch.get_default_dtype()), persistent=False)
+                self._gaunt.append(coupling.flatten(0, 1).T.contiguous())
             if not self.triples:
                 raise ValueError("angular products need angular_degree >= 2 (the lowest coupling is l = 1, 1, 2)")
             self.products_out = nn.Linear(len(self.triples) * channels, width, bias=False)
@@ -132,11 +136,14 @@ class AngularInvariants(nn.Module):
         out = self.out(torch.log1p(torch.cat(invariants, dim=-1)))
         if self.products_out is None:
             return out
+        key = (density.device, density.dtype)
+        if key not in self._gaunt_copies:
+            self._gaunt_copies[key] = [g.to(device=density.device, dtype=density.dtype) for g in self._gaunt]
         products = []
-        for index, (l1, l2, l3) in enumerate(self.triples):
+        for (l1, l2, l3), gaunt in zip(self.triples, self._gaunt_copies[key], strict=True):
             # pair products (N, (2l1+1)(2l2+1), C), coupled to degree l3 (N, 2l3+1, C), then with A_l3:
             # one small matrix product per triple, 2.6x faster (with double backward) than a 4-operand einsum
             pairs = (blocks[l1 - 1].unsqueeze(2) * blocks[l2 - 1].unsqueeze(1)).flatten(1, 2)
-            coupled = torch.matmul(getattr(self, f"gaunt{index}").to(density.dtype), pairs)
+            coupled = torch.matmul(gaunt, pairs)
             products.append((coupled * blocks[l3 - 1]).sum(1))  # (N, C)
         return out + self.products_out(torch.asinh(torch.cat(products, dim=-1)))
