@@ -8,6 +8,9 @@ from pathlib import Path
 from attnff.units import ENERGY_UNITS
 
 KCAL_MOL_EV = ENERGY_UNITS["kcal/mol"]
+#: the peer each attnff contestant is measured against: invariant message passing for JAT and GeomAtt,
+#: an equivariant network for CMRET
+PEER_OF = {"jat": "painn", "jat-angular": "painn", "jat-products": "painn", "geomatt": "painn", "cmret": "mace"}
 
 HEADER = """# Accuracy per CPU-minute: attnff against MACE and PaiNN
 
@@ -30,12 +33,16 @@ python benchmarks/training_race.py --evaluate --report        # this page
 
 The data file is the MD17 ethanol npz (docs/data.md), in data/external/.
 
-Conditions and limits: one machine with 2 cores (x86-64), torch 2.13.0+cpu everywhere, up to six
+Conditions and limits: one machine with 2 cores (x86-64), torch 2.13.0+cpu everywhere, up to seven
 processes at once (load average 5 to 8), so each contestant's CPU-seconds include the slowdown of shared
-caches, about alike for all. A package that checkpoints rarely is judged by its older checkpoint: MACE
+caches, about alike for all (the JAT + angular products line had a core to itself for most of its run).
+attnff's checkpoints are judged by the weights its training command writes: the best validation epoch so
+far (EMA weights), as a user of `attnff train` would get them; schnetpack's likewise (its best model).
+A package that checkpoints rarely is judged by its older checkpoint: MACE
 writes one per epoch (about 3 CPU-minutes each here), schnetpack only when the validation loss improves.
-schnetpack 2.0.4 needs two names that torch 2.13 dropped (benchmarks/schnetpack_shim.py supplies them;
-training is unchanged). MACE and schnetpack live in separate venvs: mace-torch 0.3.16 fails in its
+schnetpack 2.0.4 needs two names that torch 2.13 dropped, and its resume loads checkpoints that torch 2.13
+reads only with weights_only=False (benchmarks/schnetpack_shim.py handles the three; training is unchanged).
+MACE and schnetpack live in separate venvs: mace-torch 0.3.16 fails in its
 evaluation with the torchmetrics 1.0.1 that schnetpack 2.0.4 pins.
 """
 
@@ -74,6 +81,22 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
         best = min(reached, key=reached.get)
         lines.append(f"- {minutes} CPU-min: {results[best]['label']} ({reached[best] / KCAL_MOL_EV:.3f} kcal/mol/A)"
                      + (f"; not yet run this far: {', '.join(missing)}" if missing else ""))
+    lines += ["", "Each attnff model against the peer of its kind (JAT and GeomAtt against PaiNN, CMRET against MACE), "
+              "force MAE at 40 and 80 CPU-minutes:", ""]
+    for name, result in results.items():
+        peer = PEER_OF.get(name)
+        if result.get("kind") != "attnff" or peer not in results:
+            continue
+        cells = []
+        for minutes in (40, 80):
+            ours, theirs = (results[n]["checkpoints"].get(str(minutes)) for n in (name, peer))
+            if ours is None or theirs is None:
+                cells.append(f"{minutes} CPU-min: not run this far")
+                continue
+            verdict = "wins" if ours["forces_mae"] < theirs["forces_mae"] else "loses"
+            cells.append(f"{minutes} CPU-min: {verdict}, {ours['forces_mae'] / KCAL_MOL_EV:.3f} against "
+                         f"{theirs['forces_mae'] / KCAL_MOL_EV:.3f}")
+        lines.append(f"- {result['label']} against {results[peer]['label']}: " + "; ".join(cells))
     lines += ["", f"![test force MAE against CPU-minutes]({plot.relative_to(doc.parent)})", "",
               "Published full-budget MD17 ethanol force MAEs (1000 training configurations, GPU-days, drawn as "
               "reference lines): " + ", ".join(f"{k} {v}" for k, v in published.items()) + " kcal/mol/A.", "",

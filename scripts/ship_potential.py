@@ -55,8 +55,9 @@ def _max_force(data: dict) -> str:
             "test frames within that cap, test scores them all")
 
 
-def _decay(training: dict) -> str:
-    return f", weight decay {training['weight_decay']}" if training.get("weight_decay") else ""
+def _schedule(training: dict) -> str:
+    decay = f", weight decay {training['weight_decay']}" if training.get("weight_decay") else ""
+    return f"lr {training['lr']} -> {training['lr_min']} (warm-up + cosine){decay}"
 
 
 def _budget(training: dict) -> str:
@@ -89,7 +90,7 @@ def model_card(meta: dict) -> str:
 ## Training budget
 - {training['epochs_run']} epochs (best validation at epoch {training['best_epoch']}),
   {_budget(training)} on {training['cpu']}, torch {training['torch']}, {training['dtype']}
-- Batch {training['batch_size']}, AdamW lr {training['lr']} -> {training['lr_min']} (warm-up + cosine){_decay(training)},
+- Batch {training['batch_size']}, AdamW {_schedule(training)},
   loss {training['loss']} (energy weight {training['energy_weight']}, force weight {training['forces_weight']}),
   EMA {training['ema_decay']}, seed {training['seed']}
 - Reproduce: `{training['command']}`
