@@ -1,6 +1,6 @@
 """Layers shared by attnff models: radial bases, envelopes, segment operations, MLPs, attention recording."""
 
-from .angular import AngularInvariants, gaunt_couplings, unit_harmonics
+from .angular import AngularInvariants, degree_columns, gaunt_couplings, unit_harmonics
 from .chunks import chunkable, edge_chunk, edge_ranges, worth_chunking
 from .envelope import CosineEnvelope, PolynomialEnvelope, make_envelope
 from .mlp import MLP
@@ -17,6 +17,7 @@ __all__ = [
     "CosineEnvelope",
     "ExpNormalBasis",
     "GaussianBasis",
+    "degree_columns",
     "gaunt_couplings",
     "MLP",
     "PolynomialEnvelope",

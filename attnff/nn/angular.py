@@ -23,11 +23,16 @@ from torch import nn
 
 from .scatter import segment_outer_sum
 
-__all__ = ["AngularInvariants", "gaunt_couplings", "unit_harmonics"]
+__all__ = ["AngularInvariants", "degree_columns", "gaunt_couplings", "unit_harmonics"]
 
 MAX_DEGREE = 3
 _SQRT3, _SQRT5, _SQRT15 = math.sqrt(3.0), math.sqrt(5.0), math.sqrt(15.0)
 _SQRT7, _SQRT105, _SQRT42_4, _SQRT70_4 = math.sqrt(7.0), math.sqrt(105.0), math.sqrt(42.0) / 4, math.sqrt(70.0) / 4
+
+
+def degree_columns(l: int) -> slice:
+    """The columns of degree l in ``unit_harmonics``' output: l^2 - 1 .. (l + 1)^2 - 2 (2l + 1 of them)."""
+    return slice(l * l - 1, (l + 1) * (l + 1) - 1)
 
 
 def unit_harmonics(vec: torch.Tensor, d: torch.Tensor, degree: int = 2) -> torch.Tensor:
@@ -63,7 +68,7 @@ def gaunt_couplings(degree: int) -> list[tuple[int, int, int, torch.Tensor]]:
     vec = torch.stack([sin_t * ph.cos(), sin_t * ph.sin(), cos_t], dim=-1).reshape(-1, 3)
     w = (weights.unsqueeze(1) / (2.0 * phi.shape[0])).expand(-1, phi.shape[0]).reshape(-1)  # sums to 1
     harmonics = unit_harmonics(vec, torch.ones(vec.shape[0], dtype=torch.float64), degree)
-    block = lambda l: harmonics[:, l * l - 1:(l + 1) * (l + 1) - 1]  # noqa: E731
+    block = lambda l: harmonics[:, degree_columns(l)]  # noqa: E731
     couplings = []
     for l1 in range(1, degree + 1):
         for l2 in range(l1, degree + 1):
@@ -103,17 +108,15 @@ class AngularInvariants(nn.Module):
         self.out = nn.Linear(degree * channels, width)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        self.triples: list[tuple[int, int, int]] = []
-        # Gaunt couplings (2l3+1, (2l1+1)(2l2+1)) kept in float64 and not as buffers, so that a float64 model
-        # uses them unrounded (float32-rounded couplings break rotation invariance at 1e-12 relative);
-        # copies per device and dtype are made on first use
-        self._gaunt: list[torch.Tensor] = []
-        self._gaunt_copies: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+        # (l1, l2, l3) and its Gaunt coupling as a (2l3+1, (2l1+1)(2l2+1)) matrix, kept in float64 and not as a
+        # buffer, so that a float64 model uses it unrounded (float32-rounded couplings break rotation invariance
+        # at 1e-12 relative); copies per device and dtype are made on first use
+        self.triples: list[tuple[tuple[int, int, int], torch.Tensor]] = [
+            ((l1, l2, l3), coupling.flatten(0, 1).T.contiguous())
+            for l1, l2, l3, coupling in (gaunt_couplings(degree) if products else [])]
+        self._triples_copies: dict[tuple[torch.device, torch.dtype], list] = {}
         self.products_out = None
         if products:
-            for l1, l2, l3, coupling in gaunt_couplings(degree):
-                self.triples.append((l1, l2, l3))
-                self._gaunt.append(coupling.flatten(0, 1).T.contiguous())
             if not self.triples:
                 raise ValueError("angular products need angular_degree >= 2 (the lowest coupling is l = 1, 1, 2)")
             self.products_out = nn.Linear(len(self.triples) * channels, width, bias=False)
@@ -128,7 +131,7 @@ class AngularInvariants(nn.Module):
         density = segment_outer_sum(harmonics, weights, i, h.shape[0], slots)  # (N, M, C)
         invariants, blocks = [], []
         for l in range(1, self.degree + 1):
-            block = density[:, l * l - 1:(l + 1) * (l + 1) - 1]  # (N, 2l + 1, C)
+            block = density[:, degree_columns(l)]  # (N, 2l + 1, C)
             if self.mixing is not None:
                 block = nn.functional.linear(block, self.mixing[l - 1])
             invariants.append((block * block).sum(1))
@@ -137,10 +140,11 @@ class AngularInvariants(nn.Module):
         if self.products_out is None:
             return out
         key = (density.device, density.dtype)
-        if key not in self._gaunt_copies:
-            self._gaunt_copies[key] = [g.to(device=density.device, dtype=density.dtype) for g in self._gaunt]
+        if key not in self._triples_copies:
+            self._triples_copies[key] = [(triple, gaunt.to(device=density.device, dtype=density.dtype))
+                                         for triple, gaunt in self.triples]
         products = []
-        for (l1, l2, l3), gaunt in zip(self.triples, self._gaunt_copies[key], strict=True):
+        for (l1, l2, l3), gaunt in self._triples_copies[key]:
             # pair products (N, (2l1+1)(2l2+1), C), coupled to degree l3 (N, 2l3+1, C), then with A_l3:
             # one small matrix product per triple, 2.6x faster (with double backward) than a 4-operand einsum
             pairs = (blocks[l1 - 1].unsqueeze(2) * blocks[l2 - 1].unsqueeze(1)).flatten(1, 2)

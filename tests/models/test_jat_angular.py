@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from attnff import AttnCalculator, save_potential
 from attnff.errors import ConfigError
-from attnff.nn import gaunt_couplings, unit_harmonics
+from attnff.nn import degree_columns, gaunt_couplings, unit_harmonics
 from attnff.train.loop import _initialise_from
 from tests.conftest import small_potential, small_water_box
 from tests.physics import assertions as check
@@ -30,7 +30,7 @@ def test_harmonics_have_rotation_invariant_power_per_degree(degree):
     rotated = unit_harmonics(vec @ rotation.T, d, degree)
     weights = torch.randn(50, 1, dtype=torch.float64)
     for l in range(1, degree + 1):
-        columns = slice(l * l - 1, (l + 1) ** 2 - 1)
+        columns = degree_columns(l)
         assert torch.allclose((harmonics[:, columns] ** 2).sum(-1), torch.full((50,), 2.0 * l + 1, dtype=torch.float64))
         # the power spectrum of a weighted sum over directions is what the model uses: invariant under rotation
         power = ((weights * harmonics[:, columns]).sum(0) ** 2).sum()
@@ -136,7 +136,7 @@ def test_gaunt_couplings_make_the_bispectrum_rotation_invariant():
 
     def bispectrum(v):
         density = (weights * unit_harmonics(v, v.norm(dim=-1), 3)).sum(0)
-        block = lambda l: density[l * l - 1:(l + 1) ** 2 - 1]  # noqa: E731
+        block = lambda l: density[degree_columns(l)]  # noqa: E731
         return torch.stack([torch.einsum("abc,a,b,c->", g, block(l1), block(l2), block(l3))
                             for l1, l2, l3, g in couplings])
 
