@@ -7,6 +7,9 @@ Defaults fix the paper's defects; paper behaviour stays available:
   (Q, S) = (1, 1) differs from (0, 0). ``"paper"`` fills the initial vector
   features with -(Q - S)/sum(Z) along the lab-fixed (1, 1, 1) direction (Eq. 9),
   which breaks rotation invariance whenever Q != S. ``"none"``: a neutral-only model.
+- ``angular=C`` (not in the paper; 0 by default) adds the angular invariants of ``nn.angular`` (power
+  spectrum up to ``angular_degree``, optionally mixed over channels and with four-body products) to each
+  layer's scalar message, as JAT does; their output maps start at zero.
 - ``attention="local"`` (default): self-attention over the neighbours within
   ``attention_radius`` with a smooth envelope weighting the softmax (self edge
   always kept), so fragments farther apart than every radius are exactly
@@ -22,16 +25,20 @@ import torch
 from torch import nn
 
 from ..nn import (
+    AngularInvariants,
     BesselBasis,
     ExpNormalBasis,
     RecordsAttention,
     blocks_for,
+    check_angular_options,
     chunkable,
     make_envelope,
+    receiver_slots,
     run_layer,
     run_layer_by_receivers,
     segment_softmax_with_self,
     segment_sum,
+    unit_harmonics,
     worth_chunking,
 )
 from ..nn.embedding import ElectronConfigurationEmbedding
@@ -66,6 +73,12 @@ class CMRETConfig:
         output_blocks: gated equivariant blocks in the output (paper: 2).
         dipole: add the paper's dipole head, mu = sum_i (mu_i + q_i (r_i - r_0)), r_0 the
             nuclear-charge centre; the charges q_i are shifted to sum to the net charge.
+        angular: channels C of angular invariants (nn.angular) added to each layer's scalar message m_i
+            (0: the paper's layer). Their output map starts at zero, so a potential can be continued
+            with this term switched on (training.init_from).
+        angular_degree: highest degree l of the angular invariants, 1 to 3.
+        angular_mixing: recombine the angular densities over channels for each degree before squaring.
+        angular_products: add the four-body bispectrum of the angular densities (angular_degree >= 2).
     """
 
     cutoff: float = 5.0
@@ -81,6 +94,10 @@ class CMRETConfig:
     charge_spin: Literal["invariant", "paper", "none"] = "invariant"
     output_blocks: int = 2
     dipole: bool = False
+    angular: int = 0
+    angular_degree: int = 2
+    angular_mixing: bool = False
+    angular_products: bool = False
 
     @property
     def supports_charge_spin(self) -> bool:
@@ -97,6 +114,7 @@ class CMRETConfig:
             raise ValueError(f"attention_radius {self.attention_radius} must lie in (0, cutoff={self.cutoff}]")
         if self.output_blocks < 1:
             raise ValueError("CMRET needs at least one output block")
+        check_angular_options("CMRET", self.angular_degree, self.angular_products)
 
 
 class CMRETLayer(RecordsAttention, nn.Module):
@@ -105,7 +123,7 @@ class CMRETLayer(RecordsAttention, nn.Module):
     The self-attention weights can be recorded (see nn.recording).
 
     [s1|s2|s3]_ij = phi_ij (W_o [s^_i f2(e_ij) phi_ij || s^_j f1(e_ij) phi_ij] + b_o),  s^ = SiLU(W s + b)
-    m_i = sum_j s1_ij + s_i + attention(s)_i;  [a1|a2|a3] = O m_i
+    m_i = sum_j s1_ij + s_i + attention(s)_i [+ angular(s)_i];  [a1|a2|a3] = O m_i
     ds_i = a1 + a2 <U1 v_i, U2 v_i>;  dv_i = sum_j (s2_ij v_i + s3_ij r_ij/d_ij) + a3 U3 v_i
     y_i = ds_i + MLP(ds_i)  (ResML, added to the accumulator)
 
@@ -131,6 +149,8 @@ class CMRETLayer(RecordsAttention, nn.Module):
         self.vector_maps = nn.Linear(width, 3 * width, bias=False)
         self.resml = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
         self.act = nn.SiLU()
+        self.angular = AngularInvariants(width, config.num_basis, config.angular, config.angular_degree,
+                                         config.angular_mixing, config.angular_products) if config.angular else None
 
     def reset_parameters(self, num_basis: int) -> None:
         """The paper's initialisation (Sec. 2.4)."""
@@ -161,10 +181,12 @@ class CMRETLayer(RecordsAttention, nn.Module):
             incoming = segment_sum(alpha_edges.unsqueeze(-1) * v.index_select(0, aj), ai, n)
         return (alpha_self.unsqueeze(-1) * v + incoming).reshape(n, self.width)
 
-    def forward(self, s, v, edge_index, edge_features, phi, unit_ij, att_weights, att_index=None):
+    def forward(self, s, v, edge_index, edge_features, phi, unit_ij, att_weights, harmonics=None, slots=None,
+                att_index=None):
         """s: (N, F); v: (N, 3, F); edge_features: (E, K) enveloped basis; phi: (E,); unit_ij: (E, 3).
 
         att_weights: (A,) attention softmax weights on att_index (2, A); att_index None: the edges themselves.
+        harmonics: (E, M) and slots: (E,) (``receiver_slots``) when angular.
         """
         n = s.shape[0]
         att_index = edge_index if att_index is None else att_index
@@ -192,6 +214,8 @@ class CMRETLayer(RecordsAttention, nn.Module):
         sum1, sum2 = pair_sums.split(self.width, dim=-1)
 
         m = sum1 + s + self.attention(s, att_index, att_weights)
+        if self.angular is not None:
+            m = m + self.angular(s, edge_index, edge_features, harmonics, slots)
         a1, a2, a3 = self.update(m).split(self.width, dim=-1)
         u1, u2, u3 = self.vector_maps(v).split(self.width, dim=-1)  # each (N, 3, F)
         ds = a1 + a2 * (u1 * u2).sum(dim=1)
@@ -312,7 +336,7 @@ class CMRET(AttnModel):
         if self.config.attention != "local":
             return None
         per_feature = 3.0 if self.layers[0].chunked_edges() else 28.0
-        return per_feature * self.config.width * self.config.num_layers
+        return (per_feature * self.config.width + 3.0 * self.config.angular) * self.config.num_layers
 
     @property
     def feature_width(self) -> int:
@@ -339,15 +363,20 @@ class CMRET(AttnModel):
         unit_ij = inputs.vec_ij / inputs.d_ij.unsqueeze(-1)
         att_index, att_weights = self._attention_graph(inputs)
         s, v = self._initial_features(inputs)
+        edges = (edge_features, phi, unit_ij, att_weights)
+        if self.config.angular:
+            edges += (unit_harmonics(inputs.vec_ij, inputs.d_ij, self.config.angular_degree),
+                      receiver_slots(inputs.edge_index[0], s.shape[0]))
+        else:
+            edges += (None, None)
         accumulated = torch.zeros_like(s)
         local = att_index is inputs.edge_index
         blocks = blocks_for(self, inputs.edge_index, s.shape[0]) if local else None
         for layer in self.layers:
             if blocks:
-                s, v, y = run_layer_by_receivers(layer, (s, v), inputs.edge_index,
-                                                 (edge_features, phi, unit_ij, att_weights), blocks)
+                s, v, y = run_layer_by_receivers(layer, (s, v), inputs.edge_index, edges, blocks)
             else:
-                s, v, y = run_layer(layer, s, v, inputs.edge_index, edge_features, phi, unit_ij, att_weights,
-                                    None if local else att_index, recompute=self.recompute_layers)
+                s, v, y = run_layer(layer, s, v, inputs.edge_index, *edges, None if local else att_index,
+                                    recompute=self.recompute_layers)
             accumulated = accumulated + y
         return {"features": self.norm(accumulated), "vectors": v}

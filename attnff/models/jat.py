@@ -22,6 +22,7 @@ from ..nn import (
     BesselBasis,
     RecordsAttention,
     blocks_for,
+    check_angular_options,
     chunkable,
     make_envelope,
     receiver_slots,
@@ -32,7 +33,6 @@ from ..nn import (
     unit_harmonics,
     worth_chunking,
 )
-from ..nn.angular import MAX_DEGREE
 from . import jat_chunked
 from .base import AttnModel
 from .inputs import ModelInputs
@@ -94,10 +94,7 @@ class JATConfig:
             raise ValueError(f"JAT attention must be 'smooth' or 'thesis', not {self.attention!r}")
         if self.width % self.num_heads:
             raise ValueError(f"JAT width {self.width} is not divisible by num_heads {self.num_heads}")
-        if not 1 <= self.angular_degree <= MAX_DEGREE:
-            raise ValueError(f"JAT angular_degree must be 1 to {MAX_DEGREE}, not {self.angular_degree}")
-        if self.angular_products and self.angular_degree < 2:
-            raise ValueError("JAT angular_products needs angular_degree >= 2 (the lowest coupling is l = 1, 1, 2)")
+        check_angular_options("JAT", self.angular_degree, self.angular_products)
         object.__setattr__(self, "readout", tuple(self.readout))
 
 

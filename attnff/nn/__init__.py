@@ -1,6 +1,6 @@
 """Layers shared by attnff models: radial bases, envelopes, segment operations, MLPs, attention recording."""
 
-from .angular import AngularInvariants, degree_columns, gaunt_couplings, unit_harmonics
+from .angular import AngularInvariants, check_angular_options, degree_columns, gaunt_couplings, unit_harmonics
 from .chunks import chunkable, edge_chunk, edge_ranges, worth_chunking
 from .envelope import CosineEnvelope, PolynomialEnvelope, make_envelope
 from .mlp import MLP
@@ -13,6 +13,7 @@ __all__ = [
     "AngularInvariants",
     "AttentionRecord",
     "BesselBasis",
+    "check_angular_options",
     "chunkable",
     "CosineEnvelope",
     "ExpNormalBasis",

@@ -23,11 +23,20 @@ from torch import nn
 
 from .scatter import segment_outer_sum
 
-__all__ = ["AngularInvariants", "degree_columns", "gaunt_couplings", "unit_harmonics"]
+__all__ = ["AngularInvariants", "check_angular_options", "degree_columns", "gaunt_couplings", "unit_harmonics"]
 
 MAX_DEGREE = 3
 _SQRT3, _SQRT5, _SQRT15 = math.sqrt(3.0), math.sqrt(5.0), math.sqrt(15.0)
 _SQRT7, _SQRT105, _SQRT42_4, _SQRT70_4 = math.sqrt(7.0), math.sqrt(105.0), math.sqrt(42.0) / 4, math.sqrt(70.0) / 4
+
+
+def check_angular_options(model: str, degree: int, products: bool) -> None:
+    """Refuse angular options a model config cannot build, naming the model: degree outside 1 .. 3,
+    or products without a coupling (degree 1)."""
+    if not 1 <= degree <= MAX_DEGREE:
+        raise ValueError(f"{model} angular_degree must be 1 to {MAX_DEGREE}, not {degree}")
+    if products and degree < 2:
+        raise ValueError(f"{model} angular_products needs angular_degree >= 2 (the lowest coupling is l = 1, 1, 2)")
 
 
 def degree_columns(l: int) -> slice:

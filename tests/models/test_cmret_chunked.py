@@ -9,7 +9,7 @@ from attnff.models import cmret_chunked
 from attnff.models.cmret import CMRETLayer
 from attnff.nn import chunks, segment_sum
 from attnff.nn.pair_kernels import pair_dot, weighted_gather_sum
-from tests.conftest import small_potential, small_water_box
+from tests.conftest import ANGULAR, small_potential, small_water_box
 
 
 def _random_graph(num_atoms=6, num_edges=30, width=4, basis=5, seed=0):
@@ -91,10 +91,11 @@ def _energy_forces_stress(chunked, monkeypatch, **overrides):
     return atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
 
 
-@pytest.mark.parametrize("attention", ["local", "global"])
-def test_calculator_gives_the_plain_energy_forces_and_stress(attention, monkeypatch):
-    plain = _energy_forces_stress(False, monkeypatch, attention=attention)
-    chunked = _energy_forces_stress(True, monkeypatch, attention=attention)
+@pytest.mark.parametrize("options", [{"attention": "local"}, {"attention": "global"},
+                                     {"attention": "global", **ANGULAR}])
+def test_calculator_gives_the_plain_energy_forces_and_stress(options, monkeypatch):
+    plain = _energy_forces_stress(False, monkeypatch, **options)
+    chunked = _energy_forces_stress(True, monkeypatch, **options)
     assert abs(plain[0] - chunked[0]) < 1e-10
     np.testing.assert_allclose(chunked[1], plain[1], atol=1e-10)
     np.testing.assert_allclose(chunked[2], plain[2], atol=1e-10)

@@ -83,14 +83,16 @@ def test_receiver_blocks_give_the_same_energy_forces_stress(model_name):
 
 
 @pytest.mark.parametrize("padded", [True, False])
-def test_receiver_blocks_of_angular_jat_with_and_without_receiver_slots(padded, monkeypatch):
-    """Angular JAT in blocks: the padded densities (CPU) and the direct sum (GPU, compile: slots None) agree."""
-    from attnff.models import jat
+@pytest.mark.parametrize("name", ["jat-angular", "cmret-angular"])
+def test_receiver_blocks_of_angular_models_with_and_without_receiver_slots(name, padded, monkeypatch):
+    """Angular JAT and CMRET in blocks: the padded densities (CPU) and the direct sum (GPU, compile: slots None)
+    agree."""
+    from attnff import models
 
     if not padded:
-        monkeypatch.setattr(jat, "receiver_slots", lambda receivers, num_atoms: None)
-    whole = _blocked_results("jat-angular", 0)
-    blocked = _blocked_results("jat-angular", 16)
+        monkeypatch.setattr(getattr(models, name.split("-")[0]), "receiver_slots", lambda receivers, num_atoms: None)
+    whole = _blocked_results(name, 0)
+    blocked = _blocked_results(name, 16)
     assert abs(whole[0] - blocked[0]) < 1e-10
     np.testing.assert_allclose(blocked[1], whole[1], atol=1e-10)
     np.testing.assert_allclose(blocked[2], whole[2], atol=1e-10)
