@@ -162,6 +162,9 @@ JAT_DISTANCES_ONLY = ["model.angular=0", "model.angular_degree=2", "model.angula
                       "model.angular_products=false", *JAT_OPTIMISER_BEFORE]
 JAT_ANGULAR = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true",
                "model.angular_products=false", *JAT_OPTIMISER_BEFORE]
+#: CMRET with JAT's angular invariants, four-body products included
+CMRET_ANGULAR = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true",
+                 "model.angular_products=true"]
 CONTESTANTS = {
     "jat": Contestant("jat", "attnff JAT", "attnff",
                       "JAT with distances only (the thesis' invariants), width 64, 4 layers, 4 heads, 16 Bessel "
@@ -175,6 +178,13 @@ CONTESTANTS = {
                         "epochs (sized for 80 CPU-minutes; the schedule ended at 65)",
                         ["examples/configs/cmret_md17_ethanol.yaml", "training.epochs=410",
                          "training.patience=410"]),
+    "cmret-angular": Contestant("cmret-angular", "attnff CMRET + angular products", "attnff",
+                                "as attnff CMRET, with JAT's angular invariants and four-body products in every "
+                                "layer (16 channels, degree 3, mixed) and peak lr 3e-3 (each measured below, "
+                                "Levers); 385 epochs (sized for 80 CPU-minutes from the lever's 12.3 CPU-seconds "
+                                "per epoch beside a JAT run on the other core)",
+                                ["examples/configs/cmret_md17_ethanol.yaml", "training.lr=3.0e-3", *CMRET_ANGULAR,
+                                 "training.epochs=385", "training.patience=385"]),
     "geomatt": Contestant("geomatt", "attnff GeomAtt", "attnff",
                           "examples/configs/geomatt_md17_ethanol.yaml, the shipped recipe, with 320 epochs (the "
                           "schedule sized for 80 CPU-minutes)",
@@ -191,7 +201,14 @@ CONTESTANTS = {
                                "with the four-body angular products, peak lr 3e-3 and AdamW weight decay 0.05 (each "
                                "measured below, Levers); 950 epochs (sized for 80 CPU-minutes from a probe under "
                                "load; alone on its core the schedule ended at 56.5)",
-                               ["examples/configs/jat_md17_ethanol.yaml"]),
+                               ["examples/configs/jat_md17_ethanol.yaml", "training.epochs=950",
+                                "training.patience=950"]),
+    "jat-products-long": Contestant("jat-products-long", "attnff JAT + angular products, longer schedule",
+                                    "attnff",
+                                    "as attnff JAT + angular products, with 1100 epochs (sized for 80 CPU-minutes "
+                                    "at the 4.4 CPU-seconds per epoch measured beside a CMRET run on the other core)",
+                                    ["examples/configs/jat_md17_ethanol.yaml", "training.epochs=1100",
+                                     "training.patience=1100"]),
     "mace": Contestant(
         "mace", "MACE", "mace",
         "mace-torch 0.3.16, the README's training example: MACE, 128x0e+128x1o, r_max 5, batch 10, EMA 0.99, "
