@@ -210,7 +210,7 @@ def assert_agrees(ours, reference, models):
     assert all(m.exchanges >= num_layers for m in models)
 
 
-@pytest.mark.parametrize("name", ["jat", "jat-angular", "cmret"])
+@pytest.mark.parametrize("name", ["jat", "jat-angular", "cmret", "cmret-angular"])
 def test_two_domains_match_calculator(tmp_path, name):
     path = save_potential(small_potential(name, species=(1, 6, 8), num_layers=3), tmp_path / f"{name}.safetensors")
     ours, reference, models = compare(path, random_box())
