@@ -275,6 +275,8 @@ class Race:
         run_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "PYTHONUNBUFFERED": "1"}
+        if contestant.kind == "attnff":  # this checkout's attnff, whatever else is installed
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         log = open(self.workdir / f"{contestant.name}.log", "a")  # noqa: SIM115 (closed with the process)
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start at {offset:.0f} CPU-s\n")
         log.flush()
