@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_data import reference_path  # noqa: E402
-from training_race import CMRET_ANGULAR, CONTESTANTS, DATA, JAT_ANGULAR, KCAL_MOL_EV, ROOT  # noqa: E402
+from training_race import CMRET_ANGULAR, CMRET_BEFORE, CONTESTANTS, DATA, JAT_ANGULAR, KCAL_MOL_EV, ROOT  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "race_levers.json"
 #: name -> (race contestant whose config it trains, the lever it changes (None: a recipe), overrides, the change)
@@ -41,11 +41,11 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
     "jat-angular-products": ("jat", "jat-angular", [*JAT_ANGULAR, "model.angular_products=true"],
                              "four-body angular products (bispectrum) added to the power spectrum"),
     "jat-products": ("jat", "jat-angular", [], "the shipped recipe: products, lr 3e-3 and weight decay 0.05 together"),
-    "cmret": ("cmret", None, [], "CMRET, the race's recipe"),
-    "cmret-lr3": ("cmret", "cmret", ["training.lr=3.0e-3"], "peak learning rate 3e-3 (from 1e-3)"),
-    "cmret-lr3-wd": ("cmret", "cmret-lr3", ["training.lr=3.0e-3", "training.weight_decay=0.05"],
+    "cmret": ("cmret", None, CMRET_BEFORE, "CMRET, the race's recipe"),
+    "cmret-lr3": ("cmret", "cmret", [*CMRET_BEFORE, "training.lr=3.0e-3"], "peak learning rate 3e-3 (from 1e-3)"),
+    "cmret-lr3-wd": ("cmret", "cmret-lr3", [*CMRET_BEFORE, "training.lr=3.0e-3", "training.weight_decay=0.05"],
                      "peak learning rate 3e-3 and AdamW weight decay 0.05"),
-    "cmret-lr3-angular": ("cmret", "cmret-lr3", ["training.lr=3.0e-3", *CMRET_ANGULAR],
+    "cmret-lr3-angular": ("cmret", "cmret-lr3", [*CMRET_BEFORE, "training.lr=3.0e-3", *CMRET_ANGULAR],
                           "angular invariants with four-body products in every layer (16 channels, degree 3, "
                           "mixed), as in JAT"),
 }

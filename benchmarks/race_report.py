@@ -39,7 +39,9 @@ The data file is the MD17 ethanol npz (docs/data.md), in data/external/.
 
 Conditions and limits: one machine with 2 cores (x86-64), torch 2.13.0+cpu everywhere, up to seven
 processes at once (load average 5 to 8), so each contestant's CPU-seconds include the slowdown of shared
-caches, about alike for all (the JAT + angular products line had a core to itself for most of its run).
+caches, about alike for all (the JAT + angular products line had a core to itself for most of its run). The
+effect is large: a CMRET epoch took 6.5 CPU-seconds alone and 9.2 beside a second training run, so a schedule
+sized under one load ends earlier or later under another (said in each recipe).
 attnff's checkpoints are judged by the weights its training command writes: the best validation epoch so
 far (EMA weights), as a user of `attnff train` would get them; schnetpack's likewise (its best model).
 A package that checkpoints rarely is judged by its older checkpoint: MACE
@@ -148,7 +150,7 @@ def _plot(results: dict, path: Path, checkpoints: tuple[int, ...], published: di
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
     for result in results.values():
         points = sorted((int(m), row["forces_mae"] / KCAL_MOL_EV) for m, row in result["checkpoints"].items())
         if points:
@@ -169,7 +171,7 @@ def _plot(results: dict, path: Path, checkpoints: tuple[int, ...], published: di
     ax.set_xlabel("training CPU-minutes (one thread)")
     ax.set_ylabel("test force MAE (kcal/mol/A)")
     ax.set_title("MD17 ethanol, 950 training frames")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: the lines stay visible
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
