@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_data import reference_path  # noqa: E402
-from training_race import CMRET_ANGULAR, CMRET_BEFORE, CONTESTANTS, DATA, JAT_ANGULAR, KCAL_MOL_EV, ROOT  # noqa: E402
+from training_race import ANGULAR_PRODUCTS, CMRET_BEFORE, CONTESTANTS, DATA, JAT_ANGULAR, KCAL_MOL_EV, ROOT  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "race_levers.json"
 #: name -> (race contestant whose config it trains, the lever it changes (None: a recipe), overrides, the change)
@@ -45,9 +45,13 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
     "cmret-lr3": ("cmret", "cmret", [*CMRET_BEFORE, "training.lr=3.0e-3"], "peak learning rate 3e-3 (from 1e-3)"),
     "cmret-lr3-wd": ("cmret", "cmret-lr3", [*CMRET_BEFORE, "training.lr=3.0e-3", "training.weight_decay=0.05"],
                      "peak learning rate 3e-3 and AdamW weight decay 0.05"),
-    "cmret-lr3-angular": ("cmret", "cmret-lr3", [*CMRET_BEFORE, "training.lr=3.0e-3", *CMRET_ANGULAR],
+    "cmret-lr3-angular": ("cmret", "cmret-lr3", [*CMRET_BEFORE, "training.lr=3.0e-3", *ANGULAR_PRODUCTS],
                           "angular invariants with four-body products in every layer (16 channels, degree 3, "
                           "mixed), as in JAT"),
+    "geomatt": ("geomatt", None, [], "GeomAtt, the race's recipe"),
+    "geomatt-angular": ("geomatt", "geomatt", ANGULAR_PRODUCTS,
+                        "angular invariants with four-body products in every interaction (16 channels, degree 3, "
+                        "mixed), as in JAT"),
 }
 
 

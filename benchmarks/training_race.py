@@ -162,11 +162,12 @@ JAT_DISTANCES_ONLY = ["model.angular=0", "model.angular_degree=2", "model.angula
                       "model.angular_products=false", *JAT_OPTIMISER_BEFORE]
 JAT_ANGULAR = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true",
                "model.angular_products=false", *JAT_OPTIMISER_BEFORE]
-#: the shipped CMRET config before its angular terms and learning rate, and the angular terms it gained
+#: the shipped CMRET config before its angular terms and learning rate
 CMRET_BEFORE = ["model.angular=0", "model.angular_degree=2", "model.angular_mixing=false",
                 "model.angular_products=false", "training.lr=1.0e-3"]
-CMRET_ANGULAR = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true",
-                 "model.angular_products=true"]
+#: JAT's angular invariants with four-body products, as overrides for any model that has them
+ANGULAR_PRODUCTS = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true",
+                    "model.angular_products=true"]
 CONTESTANTS = {
     "jat": Contestant("jat", "attnff JAT", "attnff",
                       "JAT with distances only (the thesis' invariants), width 64, 4 layers, 4 heads, 16 Bessel "
@@ -186,7 +187,7 @@ CONTESTANTS = {
                                 "layer (16 channels, degree 3, mixed) and peak lr 3e-3 (each measured below, "
                                 "Levers); 385 epochs (sized for 80 CPU-minutes from the lever's 12.3 CPU-seconds "
                                 "per epoch beside a JAT run on the other core)",
-                                ["examples/configs/cmret_md17_ethanol.yaml", "training.lr=3.0e-3", *CMRET_ANGULAR,
+                                ["examples/configs/cmret_md17_ethanol.yaml", "training.lr=3.0e-3", *ANGULAR_PRODUCTS,
                                  "training.epochs=385", "training.patience=385"]),
     "geomatt": Contestant("geomatt", "attnff GeomAtt", "attnff",
                           "examples/configs/geomatt_md17_ethanol.yaml, the shipped recipe, with 320 epochs (the "

@@ -41,7 +41,8 @@ def small_water_box(repeat=(2, 2, 2)):
 
 #: Test variants of registry models: name -> (registry model, options on top of SMALL_CONFIGS).
 ANGULAR = {"angular": 4, "angular_degree": 3, "angular_mixing": True, "angular_products": True}
-VARIANTS = {"jat-angular": ("jat", ANGULAR), "cmret-angular": ("cmret", ANGULAR)}
+VARIANTS = {"jat-angular": ("jat", ANGULAR), "cmret-angular": ("cmret", ANGULAR),
+            "geomatt-angular": ("geomatt", ANGULAR)}
 
 
 def small_potential(name: str, species=(1, 6, 7, 8), **overrides) -> Potential:

@@ -44,7 +44,20 @@ from torch import nn
 from torch.nn import functional
 
 from ..errors import InvalidStructureError
-from ..nn import MLP, GaussianBasis, RecordsAttention, chunkable, make_envelope, run_layer, segment_sum, worth_chunking
+from ..nn import (
+    MLP,
+    AngularInvariants,
+    GaussianBasis,
+    RecordsAttention,
+    check_angular_options,
+    chunkable,
+    make_envelope,
+    receiver_slots,
+    run_layer,
+    segment_sum,
+    unit_harmonics,
+    worth_chunking,
+)
 from ..nn.pair_kernels import product_gather_sum
 from ..nn.scatter import expand_ranges
 from .base import AttnModel
@@ -74,6 +87,11 @@ class GeomAttConfig:
         envelope_range: True (default) multiplies pair weights by the smooth envelope; False uses a
             hard cut at r_c (the paper's unbounded model when r_c exceeds every distance).
         readout_hidden: hidden width of the readout (paper: N_s * F / 2 = 192).
+        angular: channels C of angular invariants (nn.angular, as in JAT) added to every interaction's
+            update (0: the paper's interaction). Their output map starts at zero.
+        angular_degree: highest degree l of the angular invariants, 1 to 3.
+        angular_mixing: recombine the angular densities over channels for each degree before squaring.
+        angular_products: add the four-body bispectrum of the angular densities (angular_degree >= 2).
     """
 
     cutoff: float = 5.0
@@ -86,6 +104,10 @@ class GeomAttConfig:
     envelope: Literal["polynomial", "cosine"] = "polynomial"
     envelope_range: bool = True
     readout_hidden: int = 192
+    angular: int = 0
+    angular_degree: int = 2
+    angular_mixing: bool = False
+    angular_products: bool = False
 
     @property
     def supports_charge_spin(self) -> bool:
@@ -107,6 +129,7 @@ class GeomAttConfig:
         for name in ("num_layers", "num_basis", "readout_hidden"):
             if getattr(self, name) < 1:
                 raise ValueError(f"GeomAtt {name} must be at least 1, not {getattr(self, name)}")
+        check_angular_options("GeomAtt", self.angular_degree, self.angular_products)
 
 
 @dataclass
@@ -121,6 +144,8 @@ class PairGraph:
         range_weight: (P,) r(d) for edges, 1 for self pairs.
         triplets: (3, T) pair indices (a, b, c): a = (i <- l), b = (l <- j), c = (i <- j) with
             vec_c = vec_a + vec_b; empty when no stream has order > 2.
+        angular_edges: with angular invariants, the inputs of ``AngularInvariants`` after the features:
+            edge_index (2, E'), enveloped basis (E', K), harmonics (E', M), receiver slots (E',) or None.
     """
 
     receivers: torch.Tensor
@@ -129,6 +154,7 @@ class PairGraph:
     phi_0: torch.Tensor
     range_weight: torch.Tensor
     triplets: torch.Tensor
+    angular_edges: tuple | None = None
 
     @property
     def num_atoms(self) -> int:
@@ -278,12 +304,17 @@ class GeomAttInteraction(nn.Module):
         self.attention = GeomAttention(order, config.num_basis, width_k, config.spacing)
         self.value = nn.Linear(config.width, config.width)
         self.num_streams = len(config.orders)
+        self.angular = AngularInvariants(config.width, config.num_basis, config.angular, config.angular_degree,
+                                         config.angular_mixing, config.angular_products) if config.angular else None
 
     def forward(self, v: torch.Tensor, graph: PairGraph) -> torch.Tensor:
         """v: (N, F) -> (N, F)."""
         alpha = self.attention(graph)  # (P,)
         messages = alpha.unsqueeze(-1) * self.value(v).index_select(0, graph.senders)  # (P, F)
-        return v + segment_sum(messages, graph.receivers, v.shape[0]) / self.num_streams
+        out = v + segment_sum(messages, graph.receivers, v.shape[0]) / self.num_streams
+        if self.angular is not None and graph.angular_edges is not None:
+            out = out + self.angular(v, *graph.angular_edges)
+        return out
 
 
 class GeomAtt(AttnModel):
@@ -342,13 +373,20 @@ class GeomAtt(AttnModel):
             triplets = self._triplets(inputs, receivers, senders)
         else:
             triplets = receivers.new_zeros((3, 0))
+        phi = self.basis(d_ij)
+        angular_edges = None
+        if self.config.angular:
+            angular_edges = (inputs.edge_index, phi * edge_range.unsqueeze(-1),
+                             unit_harmonics(inputs.vec_ij, d_ij, self.config.angular_degree),
+                             receiver_slots(inputs.edge_index[0], num_atoms))
         return PairGraph(
             receivers=receivers,
             senders=senders,
-            phi=self.basis(d_ij),
+            phi=phi,
             phi_0=self.basis(d_ij.new_zeros(1))[0],
             range_weight=torch.cat([edge_range, d_ij.new_ones(num_atoms)]),
             triplets=triplets,
+            angular_edges=angular_edges,
         )
 
     def _triplets(self, inputs: ModelInputs, receivers: torch.Tensor, senders: torch.Tensor) -> torch.Tensor:
@@ -378,7 +416,8 @@ class GeomAtt(AttnModel):
         6.8 from 4.8 GiB at 6144).
         """
         chunked = self.streams[-1][0].attention.chunked_triplets()
-        return (8.0 if chunked else 42.0) * self.config.width * self.config.num_layers * len(self.config.orders)
+        per_interaction = (8.0 if chunked else 42.0) * self.config.width + 3.0 * self.config.angular
+        return per_interaction * self.config.num_layers * len(self.config.orders)
 
     @property
     def feature_width(self) -> int:
