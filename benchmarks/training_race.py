@@ -194,6 +194,13 @@ CONTESTANTS = {
                           "schedule sized for 80 CPU-minutes)",
                           ["examples/configs/geomatt_md17_ethanol.yaml", "training.epochs=320",
                            "training.patience=320"]),
+    "geomatt-angular": Contestant("geomatt-angular", "attnff GeomAtt + angular products", "attnff",
+                                  "as attnff GeomAtt, with JAT's angular invariants and four-body products in every "
+                                  "interaction (16 channels, degree 3, mixed; measured below, Levers); 230 epochs "
+                                  "(sized for 80 CPU-minutes from the lever's 21 CPU-seconds per epoch beside "
+                                  "another run)",
+                                  ["examples/configs/geomatt_md17_ethanol.yaml", *ANGULAR_PRODUCTS,
+                                   "training.epochs=230", "training.patience=230"]),
     "jat-angular": Contestant("jat-angular", "attnff JAT + angular", "attnff",
                               "as attnff JAT, with 16 channels of angular invariants (degree 3, mixed over channels) "
                               "in every layer, as jat-ean uses them; 1000 epochs (the schedule ended at 50 "
