@@ -186,7 +186,10 @@ CONTESTANTS = {
                                 "with JAT's angular invariants and four-body products in every "
                                 "layer (16 channels, degree 3, mixed) and peak lr 3e-3 (each measured below, "
                                 "Levers); 385 epochs (sized for 80 CPU-minutes from the lever's 12.3 CPU-seconds "
-                                "per epoch beside a JAT run on the other core)",
+                                "per epoch beside a JAT run on the other core). Measured with the angular "
+                                "term's radial weights enveloped once (forces continuous at the cutoff, their "
+                                "slope not); the code now envelopes them twice, as CMRET's filters, and this line "
+                                "has not been rerun with it",
                                 ["examples/configs/cmret_md17_ethanol.yaml", "training.lr=3.0e-3", *ANGULAR_PRODUCTS,
                                  "training.epochs=385", "training.patience=385"]),
     "geomatt": Contestant("geomatt", "attnff GeomAtt", "attnff",

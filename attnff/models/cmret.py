@@ -214,8 +214,8 @@ class CMRETLayer(RecordsAttention, nn.Module):
         sum1, sum2 = pair_sums.split(self.width, dim=-1)
 
         m = sum1 + s + self.attention(s, att_index, att_weights)
-        if self.angular is not None:
-            m = m + self.angular(s, edge_index, edge_features, harmonics, slots)
+        if self.angular is not None:  # radial weights enveloped twice, as the filter terms: C2 at the cutoff
+            m = m + self.angular(s, edge_index, edge_features * phi.unsqueeze(-1), harmonics, slots)
         a1, a2, a3 = self.update(m).split(self.width, dim=-1)
         u1, u2, u3 = self.vector_maps(v).split(self.width, dim=-1)  # each (N, 3, F)
         ds = a1 + a2 * (u1 * u2).sum(dim=1)
