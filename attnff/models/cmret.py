@@ -181,12 +181,13 @@ class CMRETLayer(RecordsAttention, nn.Module):
             incoming = segment_sum(alpha_edges.unsqueeze(-1) * v.index_select(0, aj), ai, n)
         return (alpha_self.unsqueeze(-1) * v + incoming).reshape(n, self.width)
 
-    def forward(self, s, v, edge_index, edge_features, phi, unit_ij, att_weights, harmonics=None, slots=None,
-                att_index=None):
+    def forward(self, s, v, edge_index, edge_features, phi, unit_ij, att_weights, angular_basis=None, harmonics=None,
+                slots=None, att_index=None):
         """s: (N, F); v: (N, 3, F); edge_features: (E, K) enveloped basis; phi: (E,); unit_ij: (E, 3).
 
         att_weights: (A,) attention softmax weights on att_index (2, A); att_index None: the edges themselves.
-        harmonics: (E, M) and slots: (E,) (``receiver_slots``) when angular.
+        angular_basis: (E, K) basis enveloped twice, harmonics: (E, M) and slots: (E,) (``receiver_slots``) when
+        angular.
         """
         n = s.shape[0]
         att_index = edge_index if att_index is None else att_index
@@ -214,8 +215,8 @@ class CMRETLayer(RecordsAttention, nn.Module):
         sum1, sum2 = pair_sums.split(self.width, dim=-1)
 
         m = sum1 + s + self.attention(s, att_index, att_weights)
-        if self.angular is not None:  # radial weights enveloped twice, as the filter terms: C2 at the cutoff
-            m = m + self.angular(s, edge_index, edge_features * phi.unsqueeze(-1), harmonics, slots)
+        if self.angular is not None:
+            m = m + self.angular(s, edge_index, angular_basis, harmonics, slots)
         a1, a2, a3 = self.update(m).split(self.width, dim=-1)
         u1, u2, u3 = self.vector_maps(v).split(self.width, dim=-1)  # each (N, 3, F)
         ds = a1 + a2 * (u1 * u2).sum(dim=1)
@@ -365,10 +366,12 @@ class CMRET(AttnModel):
         s, v = self._initial_features(inputs)
         edges = (edge_features, phi, unit_ij, att_weights)
         if self.config.angular:
-            edges += (unit_harmonics(inputs.vec_ij, inputs.d_ij, self.config.angular_degree),
+            # radial weights enveloped twice, as the filter terms: C2 at the cutoff
+            edges += (edge_features * phi.unsqueeze(-1),
+                      unit_harmonics(inputs.vec_ij, inputs.d_ij, self.config.angular_degree),
                       receiver_slots(inputs.edge_index[0], s.shape[0]))
         else:
-            edges += (None, None)
+            edges += (None, None, None)
         accumulated = torch.zeros_like(s)
         local = att_index is inputs.edge_index
         blocks = blocks_for(self, inputs.edge_index, s.shape[0]) if local else None
