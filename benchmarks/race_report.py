@@ -43,7 +43,8 @@ caches, about alike for all (the JAT + angular products line had a core to itsel
 effect is large: a CMRET epoch took 6.5 CPU-seconds alone and 9.2 beside a second training run, so a schedule
 sized under one load ends earlier or later under another (said in each recipe).
 attnff's checkpoints are judged by the weights its training command writes: the best validation epoch so
-far (EMA weights), as a user of `attnff train` would get them; schnetpack's likewise (its best model).
+far (EMA weights), as a user of `attnff train` would get them; schnetpack's likewise (its best model). The
+"final weights" lines judge the same attnff runs by their last epoch's EMA weights (`training.keep: final`).
 A package that checkpoints rarely is judged by its older checkpoint: MACE
 writes one per epoch (about 3 CPU-minutes each here), schnetpack only when the validation loss improves.
 schnetpack 2.0.4 needs two names that torch 2.13 dropped, and its resume loads checkpoints that torch 2.13

@@ -125,6 +125,13 @@ class Contestant:
     kind: str  # "attnff", "mace" or "painn"
     recipe: str  # what docs/accuracy_race.md states
     args: list[str] = field(default_factory=list)
+    #: another contestant whose training run this one reads (it trains nothing; its args differ only in
+    #: what takes no part in training, such as training.keep)
+    trained_by: str | None = None
+
+    @property
+    def run_name(self) -> str:
+        return self.trained_by or self.name
 
     def python(self) -> str:
         return sys.executable if self.kind == "attnff" else str(PEER_VENVS[self.kind] / "bin" / "python")
@@ -184,13 +191,10 @@ CONTESTANTS = {
     "cmret-angular": Contestant("cmret-angular", "attnff CMRET + angular products", "attnff",
                                 "as attnff CMRET, with JAT's angular invariants and four-body products in every "
                                 "layer (16 channels, degree 3, mixed) and peak lr 3e-3 (each measured below, "
-                                "Levers); 385 epochs (sized for 80 CPU-minutes from the lever's 12.3 CPU-seconds "
-                                "per epoch beside a JAT run on the other core). Measured with the angular "
-                                "term's radial weights enveloped once (forces continuous at the cutoff, their "
-                                "slope not); the code now envelopes them twice, as CMRET's filters, and this line "
-                                "has not been rerun with it",
+                                "Levers); 280 epochs (sized for 80 CPU-minutes from the 17 CPU-seconds per epoch "
+                                "measured beside the GeomAtt + angular run on the other core)",
                                 ["examples/configs/cmret_md17_ethanol.yaml", "training.lr=3.0e-3", *ANGULAR_PRODUCTS,
-                                 "training.epochs=385", "training.patience=385"]),
+                                 "training.epochs=280", "training.patience=280"]),
     "geomatt": Contestant("geomatt", "attnff GeomAtt", "attnff",
                           "examples/configs/geomatt_md17_ethanol.yaml, the shipped recipe, with 320 epochs (the "
                           "schedule sized for 80 CPU-minutes)",
@@ -222,6 +226,21 @@ CONTESTANTS = {
                                     "at the 4.4 CPU-seconds per epoch measured beside a CMRET run on the other core)",
                                     ["examples/configs/jat_md17_ethanol.yaml", "training.epochs=1100",
                                      "training.patience=1100"]),
+    "jat-products-final": Contestant("jat-products-final", "attnff JAT + angular products, final weights",
+                                     "attnff",
+                                     "the run of attnff JAT + angular products, with each checkpoint's last-epoch "
+                                     "(EMA) weights instead of the best-validation epoch's (training.keep=final)",
+                                     ["examples/configs/jat_md17_ethanol.yaml", "training.epochs=950",
+                                      "training.patience=950", "training.keep=final"],
+                                     trained_by="jat-products"),
+    "jat-products-long-final": Contestant("jat-products-long-final",
+                                          "attnff JAT + angular products, longer schedule, final weights", "attnff",
+                                          "the run of attnff JAT + angular products, longer schedule, with each "
+                                          "checkpoint's last-epoch (EMA) weights instead of the best-validation "
+                                          "epoch's (training.keep=final)",
+                                          ["examples/configs/jat_md17_ethanol.yaml", "training.epochs=1100",
+                                           "training.patience=1100", "training.keep=final"],
+                                          trained_by="jat-products-long"),
     "mace": Contestant(
         "mace", "MACE", "mace",
         "mace-torch 0.3.16, the README's training example: MACE, 128x0e+128x1o, r_max 5, batch 10, EMA 0.99, "
@@ -323,7 +342,7 @@ class Race:
         self.save(contestant.name)
 
     def run(self, names: list[str], budget_min: float, parallel: int) -> None:
-        queue = [n for n in names if not self.entry(n)["finished"]
+        queue = [n for n in names if CONTESTANTS[n].trained_by is None and not self.entry(n)["finished"]
                  and not (self.entry(n)["snapshots"] and self.entry(n)["snapshots"][-1]["cpu_s"] >= 60 * budget_min)]
         running: dict[str, tuple[subprocess.Popen, float, dict]] = {}
         stop = {"now": False}
@@ -384,8 +403,8 @@ def snapshot_at(entry: dict, budget_s: float) -> dict | None:
 def evaluate_snapshot(race: Race, name: str, snapshot: dict) -> dict:
     """Test energy and force MAE (eV, eV/A) of one copied checkpoint, in the contestant's environment."""
     contestant = CONTESTANTS[name]
-    folder = race.workdir / "snapshots" / name / snapshot["folder"]
-    result = folder / "test_errors.json"
+    folder = race.workdir / "snapshots" / contestant.run_name / snapshot["folder"]
+    result = folder / ("test_errors.json" if contestant.trained_by is None else f"test_errors-{name}.json")
     if result.exists():
         return json.loads(result.read_text())
     scratch = race.workdir / "eval" / name / snapshot["folder"]
@@ -417,7 +436,7 @@ def evaluate(race: Race, names: list[str]) -> dict:
     """Test errors of each contestant's model at each budget it has reached, into RESULTS (merged)."""
     updated = {}
     for name in names:
-        entry = race.entry(name)
+        entry = race.entry(CONTESTANTS[name].run_name)
         rows = {}
         for minutes in CHECKPOINTS_MIN:
             snapshot = snapshot_at(entry, 60 * minutes)

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "restore_training", "is_checkpoint", "checkpoint_hint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "restore_training", "kept_weights", "is_checkpoint", "checkpoint_hint"]
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
@@ -45,6 +45,14 @@ def restore_training(path: str | os.PathLike, model: torch.nn.Module, optimizer:
     if "rng" in saved:
         torch.set_rng_state(saved["rng"])
     return saved["state"]
+
+
+def kept_weights(keep: str, state: dict[str, Any], averaged: torch.nn.Module) -> dict[str, torch.Tensor] | None:
+    """The weights a finished run writes: the best-validation epoch's (``keep="best"``; None when no epoch
+    ran) or ``averaged``'s, the last epoch's EMA (or plain) weights (``keep="final"``)."""
+    if keep == "final":
+        return {k: v.detach().cpu().clone() for k, v in averaged.state_dict().items()}
+    return state["best_state"]
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:

@@ -83,6 +83,9 @@ class TrainingConfig:
         ema_decay: exponential moving average of weights (0 disables); validation and the
             written potential use the averaged weights.
         patience: early stopping after this many epochs without validation improvement.
+        keep: which weights the written potential gets: "best" (the epoch with the lowest validation
+            score) or "final" (the last epoch's; with a small validation set the best-scoring epoch can
+            be an early one that a longer schedule has since improved on).
         dtype: "float32" or "float64" for training.
         device: "auto", "cpu" or "cuda".
         grad_clip: maximum gradient norm (0 disables).
@@ -114,6 +117,7 @@ class TrainingConfig:
     dipole_weight: float = 0.0
     ema_decay: float = 0.99
     patience: int = 100
+    keep: str = "best"
     dtype: str = "float32"
     device: str = "auto"
     grad_clip: float = 10.0
@@ -122,6 +126,10 @@ class TrainingConfig:
     init_from: str | None = None
     init_keep_scale: bool = False
     ddp_backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.keep not in ("best", "final"):
+            raise ConfigError(f"training.keep is {self.keep!r}; use 'best' or 'final'")
 
 
 @dataclass(frozen=True)

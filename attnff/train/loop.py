@@ -27,7 +27,7 @@ from ..model_file import load_potential, resolve_potential, save_potential
 from ..models import config_to_dict
 from ..potential import Potential, fit_reference_energies
 from ..version import __version__
-from .checkpoint import checkpoint_hint, is_checkpoint, load_checkpoint, restore_training, save_checkpoint
+from .checkpoint import checkpoint_hint, is_checkpoint, kept_weights, load_checkpoint, restore_training, save_checkpoint
 from .config import RunConfig
 from .distributed import Ranks
 from .loss import LossWeights, combine_terms, loss_terms
@@ -381,7 +381,8 @@ def _train(config: RunConfig, ranks: Ranks, resume: bool, progress: bool, comman
         epoch = int(load_checkpoint(checkpoint_path)["state"]["epoch"]) if checkpoint_path.exists() else 0
         raise TrainingInterrupted(checkpoint_path if epoch else None, epoch) from None
     bar.close()
-    return _finish(config, potential, state, val_set, test_configs, splits, dropped, command, ranks, reduce,
+    kept = kept_weights(t.keep, state, averaged())
+    return _finish(config, potential, kept, state, val_set, test_configs, splits, dropped, command, ranks, reduce,
                    trained_on)
 
 
@@ -438,14 +439,14 @@ def _trained_on(train_configs) -> dict:
     return {"elements": [chemical_symbols[z] for z in symbols], "states": [list(state) for state in states]}
 
 
-def _finish(config, potential, state, val_set, test_configs, splits, dropped, command, ranks: Ranks,
+def _finish(config, potential, kept, state, val_set, test_configs, splits, dropped, command, ranks: Ranks,
             reduce, trained_on: dict) -> Path:
-    """Load the best weights, evaluate in float64 (each rank its shard), write the potential file with
-    its card (rank 0), print the test errors."""
+    """Load the kept weights (training.keep), evaluate in float64 (each rank its shard), write the
+    potential file with its card (rank 0), print the test errors."""
     path = Path(config.output) / f"{config.name}.safetensors"
     final = potential.to(dtype=torch.float64)
-    if state["best_state"] is not None:
-        final.load_state_dict(state["best_state"])
+    if kept is not None:
+        final.load_state_dict(kept)
     final.eval()
     batch_size = config.training.eval_batch_size
     val = evaluate(final, val_set, batch_size, ranks.shard(range(len(val_set))), reduce)

@@ -30,7 +30,7 @@ from ..model_file import save_potential
 from ..models import config_to_dict
 from ..properties import PropertyModel
 from ..version import __version__
-from .checkpoint import load_checkpoint, restore_training, save_checkpoint
+from .checkpoint import kept_weights, load_checkpoint, restore_training, save_checkpoint
 from .config import RunConfig
 from .loop import TrainingInterrupted, _schedule, _trim_log
 from .loss import elementwise_loss
@@ -200,9 +200,10 @@ def train_properties(config: RunConfig, resume: bool = False, progress: bool = T
         raise TrainingInterrupted(checkpoint_path if epoch else None, epoch) from None
     bar.close()
 
+    kept = kept_weights(t.keep, state, (ema.module if ema is not None else model))
     final = model.to(dtype=torch.float64)
-    if state["best_state"] is not None:
-        final.load_state_dict(state["best_state"])
+    if kept is not None:
+        final.load_state_dict(kept)
     final.eval()
     batch_size = t.eval_batch_size
     metrics = {"validation": evaluate_properties(final, val_set, targets, batch_size, device)}

@@ -110,6 +110,23 @@ def test_resume_continues_exactly(data_file, tmp_path, monkeypatch):
     assert logs[0] == logs[1]
 
 
+@pytest.mark.parametrize("keep", ["best", "final"])
+def test_the_written_weights_are_the_kept_epochs(data_file, tmp_path, monkeypatch, keep):
+    """keep="best": the epoch with the lowest validation score (here, by a stand-in score, epoch 2);
+    keep="final": the last epoch's. The card's validation errors (float64) are those the log recorded
+    for that epoch (float32)."""
+    scores = iter([3.0, 1.0, 2.0, 4.0, 5.0])
+    monkeypatch.setattr(loop, "_selection_score", lambda val, weights: next(scores))
+    raw = _raw(data_file, tmp_path / keep, keep=keep, epochs=5, lr=1e-2, ema_decay=0.5)
+    card = AttnCalculator.load(train(parse_config(raw), progress=False), device="cpu").metadata["card"]
+    log = [json.loads(line) for line in (tmp_path / keep / "metrics.jsonl").read_text().splitlines()]
+    epoch = 2 if keep == "best" else 5
+    assert card["training"]["best_epoch"] == 2 and card["training"]["keep"] == keep
+    others = [r["val_forces_mae"] for r in log if r["epoch"] != epoch]
+    assert min(abs(v - log[epoch - 1]["val_forces_mae"]) for v in others) > 1e-3  # the epochs are told apart
+    assert card["metrics"]["validation"]["forces_mae"] == pytest.approx(log[epoch - 1]["val_forces_mae"], rel=1e-4)
+
+
 def test_config_errors_name_the_problem(data_file, tmp_path):
     raw = _raw(data_file, tmp_path)
     with pytest.raises(ConfigError, match="learning_rate"):
@@ -122,6 +139,8 @@ def test_config_errors_name_the_problem(data_file, tmp_path):
         parse_config({**raw, "model": {"name": "schnet"}})
     with pytest.raises(ConfigError, match="divisible"):
         parse_config({**raw, "model": {"name": "jat", "width": 10, "num_heads": 4}})
+    with pytest.raises(ConfigError, match="training.keep is 'last'"):
+        parse_config({**raw, "training": {"keep": "last"}})
 
 
 def test_cli_train_with_overrides(data_file, tmp_path, capsys):
