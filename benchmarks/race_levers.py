@@ -25,7 +25,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_data import reference_path  # noqa: E402
-from training_race import ANGULAR_PRODUCTS, CMRET_BEFORE, CONTESTANTS, DATA, JAT_ANGULAR, KCAL_MOL_EV, ROOT  # noqa: E402
+from training_race import (  # noqa: E402
+    ANGULAR_PRODUCTS,
+    CMRET_BEFORE,
+    CONTESTANTS,
+    DATA,
+    GEOMATT_BEFORE,
+    JAT_ANGULAR,
+    KCAL_MOL_EV,
+    ROOT,
+)
 
 RESULTS = ROOT / "benchmarks" / "results" / "race_levers.json"
 #: name -> (race contestant whose config it trains, the lever it changes (None: a recipe), overrides, the change)
@@ -48,7 +57,7 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
     "cmret-lr3-angular": ("cmret", "cmret-lr3", [*CMRET_BEFORE, "training.lr=3.0e-3", *ANGULAR_PRODUCTS],
                           "angular invariants with four-body products in every layer (16 channels, degree 3, "
                           "mixed), as in JAT (radial weights enveloped once; now twice, not rerun)"),
-    "geomatt": ("geomatt", None, [], "GeomAtt, the race's recipe"),
+    "geomatt": ("geomatt", None, GEOMATT_BEFORE, "GeomAtt, the race's recipe"),
     "geomatt-angular": ("geomatt", "geomatt", ANGULAR_PRODUCTS,
                         "angular invariants with four-body products in every interaction (16 channels, degree 3, "
                         "mixed), as in JAT"),

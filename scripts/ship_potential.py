@@ -60,6 +60,13 @@ def _schedule(training: dict) -> str:
     return f"lr {training['lr']} -> {training['lr_min']} (warm-up + cosine){decay}"
 
 
+def _kept(training: dict) -> str:
+    """Which epoch's weights were shipped (training.keep; earlier cards kept the best one)."""
+    if training.get("keep", "best") == "final":
+        return f"the final epoch's weights; best validation at epoch {training['best_epoch']}"
+    return f"best validation at epoch {training['best_epoch']}"
+
+
 def _budget(training: dict) -> str:
     """Wall time, and CPU time where the run recorded it (training epochs, one process)."""
     wall = f"{training['wall_time_minutes']} minutes wall time"
@@ -88,7 +95,7 @@ def model_card(meta: dict) -> str:
 {_metrics_table(card['metrics'])}
 
 ## Training budget
-- {training['epochs_run']} epochs (best validation at epoch {training['best_epoch']}),
+- {training['epochs_run']} epochs ({_kept(training)}),
   {_budget(training)} on {training['cpu']}, torch {training['torch']}, {training['dtype']}
 - Batch {training['batch_size']}, AdamW {_schedule(training)},
   loss {training['loss']} (energy weight {training['energy_weight']}, force weight {training['forces_weight']}),

@@ -65,7 +65,9 @@ class CMRETConfig:
         num_heads: attention heads; width must divide by it.
         num_basis: radial basis functions K.
         basis: "expnormal" (Gaussians in exp(-d), trainable) or "bessel".
-        envelope: cutoff function of the filters ("cosine" as in the paper, or "polynomial").
+        envelope: cutoff function of the filters and of the local attention weights: "polynomial"
+            (DimeNet, p = 5; the energy is twice differentiable at the cutoff) or "cosine" (the paper's;
+            once: forces are continuous, their slope jumps).
         attention: "local" (default, bounded and smooth) or "global" (paper).
         attention_radius: radius of local attention in Angstrom (None: the cutoff); at most the cutoff.
         temperature_factor: tau = sqrt(temperature_factor * d), d the per-head width (paper: 2).
@@ -87,7 +89,7 @@ class CMRETConfig:
     num_heads: int = 4
     num_basis: int = 50
     basis: Literal["expnormal", "bessel"] = "expnormal"
-    envelope: Literal["cosine", "polynomial"] = "cosine"
+    envelope: Literal["polynomial", "cosine"] = "polynomial"
     attention: Literal["local", "global"] = "local"
     attention_radius: float | None = None
     temperature_factor: float = 2.0
@@ -259,7 +261,7 @@ class CMRET(AttnModel):
         self.basis = ExpNormalBasis(config.cutoff, config.num_basis) if config.basis == "expnormal" \
             else BesselBasis(config.cutoff, config.num_basis)
         self.envelope = make_envelope(config.envelope, config.cutoff)
-        self.attention_envelope = make_envelope("cosine", config.attention_radius or config.cutoff)
+        self.attention_envelope = make_envelope(config.envelope, config.attention_radius or config.cutoff)
         self.layers = nn.ModuleList(CMRETLayer(config) for _ in range(config.num_layers))
         self.norm = nn.LayerNorm(width)
         self.output = self._output_blocks(config)
@@ -366,7 +368,7 @@ class CMRET(AttnModel):
         s, v = self._initial_features(inputs)
         edges = (edge_features, phi, unit_ij, att_weights)
         if self.config.angular:
-            # radial weights enveloped twice, as the filter terms: C2 at the cutoff
+            # radial weights enveloped twice, as the filters' weighted terms
             edges += (edge_features * phi.unsqueeze(-1),
                       unit_harmonics(inputs.vec_ij, inputs.d_ij, self.config.angular_degree),
                       receiver_slots(inputs.edge_index[0], s.shape[0]))

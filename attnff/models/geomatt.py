@@ -312,7 +312,9 @@ class GeomAttInteraction(nn.Module):
         alpha = self.attention(graph)  # (P,)
         messages = alpha.unsqueeze(-1) * self.value(v).index_select(0, graph.senders)  # (P, F)
         out = v + segment_sum(messages, graph.receivers, v.shape[0]) / self.num_streams
-        if self.angular is not None and graph.angular_edges is not None:
+        if self.angular is not None:
+            if graph.angular_edges is None:
+                raise ValueError("this GeomAtt has angular invariants, but the pair graph was built without them")
             out = out + self.angular(v, *graph.angular_edges)
         return out
 
@@ -376,7 +378,9 @@ class GeomAtt(AttnModel):
         phi = self.basis(d_ij)
         angular_edges = None
         if self.config.angular:
-            angular_edges = (inputs.edge_index, phi * edge_range.unsqueeze(-1),
+            # always the smooth envelope: the angular term is not the paper's, so it never takes its hard cut
+            smooth = edge_range if self.config.envelope_range else self.envelope(d_ij)
+            angular_edges = (inputs.edge_index, phi * smooth.unsqueeze(-1),
                              unit_harmonics(inputs.vec_ij, d_ij, self.config.angular_degree),
                              receiver_slots(inputs.edge_index[0], num_atoms))
         return PairGraph(

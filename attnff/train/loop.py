@@ -493,6 +493,7 @@ def _write_potential(config, final, state, metrics, test_configs, splits, droppe
             "seed": config.seed,
             "epochs_run": state["epoch"],
             "best_epoch": state["best_epoch"],
+            "kept_epoch": state["epoch"] if config.training.keep == "final" else state["best_epoch"],
             "wall_time_minutes": round(state["elapsed"] / 60, 2),
             "cpu_time_minutes": round(state["cpu_s"] / 60, 2),  # training epochs (rank 0), resumes included
             "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",

@@ -218,6 +218,7 @@ def train_properties(config: RunConfig, resume: bool = False, progress: bool = T
         "data": {**source, "sizes": {k: int(len(v)) for k, v in splits.items()},
                  "target_sd": dict(zip(targets, spread.tolist()))},
         "training": {**asdict(t), "seed": config.seed, "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
+                     "kept_epoch": state["epoch"] if t.keep == "final" else state["best_epoch"],
                      "wall_time_minutes": round(state["elapsed"] / 60, 2),
                      "parameters": sum(p.numel() for p in final.parameters()),
                      "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",

@@ -80,6 +80,16 @@ def assert_smooth_across(make_atoms, distances: np.ndarray, calc, max_jump_e: fl
     assert np.abs(np.diff(forces, n=2, axis=0)).max() <= max_jump_f
 
 
+def assert_slope_continuous_at(make_atoms, distance: float, calc, h: float, max_jump: float) -> None:
+    """No kink in F at ``distance`` (e.g. a cutoff): the one-sided slopes dF/dd, each from the points h
+    and 2h away on its side, differ by at most max_jump (eV/A^2). For an energy twice differentiable
+    there they differ by about 3 h |F''|; a kink's jump does not shrink with h."""
+    forces = [energy_forces(make_atoms(distance + k * h), calc)[1] for k in (-2, -1, 1, 2)]
+    left, right = (forces[1] - forces[0]) / h, (forces[3] - forces[2]) / h
+    jump = np.abs(left - right).max()
+    assert jump <= max_jump, f"the force's slope jumps by {jump:.3g} eV/A^2 at d = {distance}"
+
+
 def assert_size_consistent(a: Atoms, b: Atoms, calc, separation: float = 20.0) -> None:
     """E(A + B) = E(A) + E(B) when B sits ``separation`` A away from A."""
     far = b.copy()

@@ -74,6 +74,30 @@ def test_smooth_across_cutoff(model_name):
     check.assert_smooth_across(pair_plus_probe, distances, calc, max_jump_e=1e-5, max_jump_f=1e-3)
 
 
+def _probe_crossing(d):
+    """A bound pair and a third atom at distance d from the first, off the pair's axis."""
+    direction = -np.array([1.0, 0.3, 0.2]) / np.linalg.norm([1.0, 0.3, 0.2])
+    return Atoms("CON", positions=[[0, 0, 0], [1.2, 0, 0], d * direction])
+
+
+def test_twice_differentiable_at_cutoff(model_name):
+    """The defaults' envelopes make E twice differentiable at r_c: no kink in the forces (at h = 2e-5 A
+    the slopes differ by < 2e-5 eV/A^2 here, against 7e-3 with CMRET's cosine envelope)."""
+    calc = _calc(model_name)
+    check.assert_slope_continuous_at(_probe_crossing, calc.potential.cutoff, calc, h=2e-5, max_jump=2e-4)
+
+
+@pytest.mark.parametrize("name", ["cmret", "jat"])
+def test_cosine_envelope_gives_a_kink_at_cutoff(name):
+    """The cosine envelope (CMRET's paper, an option of both) is only once differentiable: continuous
+    forces whose slope jumps, which the check above catches."""
+    calc = _calc(name, envelope="cosine")
+    check.assert_smooth_across(_probe_crossing, calc.potential.cutoff + np.linspace(-2e-3, 2e-3, 9), calc,
+                               1e-5, 1e-3)
+    with pytest.raises(AssertionError, match="slope jumps"):
+        check.assert_slope_continuous_at(_probe_crossing, calc.potential.cutoff, calc, h=2e-5, max_jump=2e-4)
+
+
 def test_thesis_attention_jumps_at_cutoff():
     """The thesis variant is kept for reproduction and documented as discontinuous: show the jump."""
     calc = _calc("jat", attention="thesis", radial_values=False)

@@ -122,6 +122,7 @@ def test_the_written_weights_are_the_kept_epochs(data_file, tmp_path, monkeypatc
     log = [json.loads(line) for line in (tmp_path / keep / "metrics.jsonl").read_text().splitlines()]
     epoch = 2 if keep == "best" else 5
     assert card["training"]["best_epoch"] == 2 and card["training"]["keep"] == keep
+    assert card["training"]["kept_epoch"] == epoch
     others = [r["val_forces_mae"] for r in log if r["epoch"] != epoch]
     assert min(abs(v - log[epoch - 1]["val_forces_mae"]) for v in others) > 1e-3  # the epochs are told apart
     assert card["metrics"]["validation"]["forces_mae"] == pytest.approx(log[epoch - 1]["val_forces_mae"], rel=1e-4)
