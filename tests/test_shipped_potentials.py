@@ -66,6 +66,8 @@ def test_physics_battery_float64(shipped):
         return atoms + Atoms("H", positions=[atoms.positions[0] + [0.0, 0.0, d]])
 
     check.assert_smooth_across(probe, cutoff + np.linspace(-1e-3, 1e-3, 5), calc, 1e-5, 1e-3)
+    if calc.potential.model.config.envelope != "cosine":  # twice differentiable: no kink in the forces either
+        check.assert_slope_continuous_at(probe, cutoff, calc, h=5e-6, max_jump=5e-4)
 
 
 def test_charge_spin_potentials_distinguish_states_invariantly(shipped):
