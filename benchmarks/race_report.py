@@ -105,6 +105,7 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
                          f"{theirs['forces_mae'] / KCAL_MOL_EV:.3f}")
         lines.append(f"- {result['label']} against {results[peer]['label']}: " + "; ".join(cells))
     lines += ["", f"![test force MAE against CPU-minutes]({plot.relative_to(doc.parent)})", "",
+              "The plot leaves out the lines that judge another line's run by other weights (final weights).", "",
               "Published full-budget MD17 ethanol force MAEs (1000 training configurations, GPU-days, drawn as "
               "reference lines): " + ", ".join(f"{k} {v}" for k, v in published.items()) + " kcal/mol/A.", "",
               "## Recipes", ""]
@@ -153,6 +154,8 @@ def _plot(results: dict, path: Path, checkpoints: tuple[int, ...], published: di
 
     fig, ax = plt.subplots(figsize=(9.0, 4.2))
     for result in results.values():
+        if result.get("trained_by"):  # another line's run judged by other weights: in the table only
+            continue
         points = sorted((int(m), row["forces_mae"] / KCAL_MOL_EV) for m, row in result["checkpoints"].items())
         if points:
             ax.plot(*zip(*points, strict=True), marker="o", label=result["label"],

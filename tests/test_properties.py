@@ -47,13 +47,14 @@ def qm9_file(tmp_path_factory) -> Path:
 
 
 def _train(folder: Path, data: Path, model: str, readout: str, targets=TARGETS, epochs: int = 2,
-           model_options: dict | None = None, **properties):
+           model_options: dict | None = None, training: dict | None = None, **properties):
     raw = {"name": f"{model}-{readout}", "output": str(folder), "seed": 0,
            "data": {"path": str(data), "split": {"train": [0, 10], "validation": [10, 12], "test": [12, 14]}},
            "model": {"name": model, **SMALL_CONFIGS[model], "cutoff": 4.0, **(model_options or {})},
            "properties": {"targets": list(targets), "readout": readout, "pooling_width": 16, "pooling_heads": 2,
                           **properties},
-           "training": {"epochs": epochs, "batch_size": 4, "lr": 1e-3, "warmup_epochs": 1, "threads": 1}}
+           "training": {"epochs": epochs, "batch_size": 4, "lr": 1e-3, "warmup_epochs": 1, "threads": 1,
+                        **(training or {})}}
     return train(parse_config(raw), progress=False)
 
 
@@ -92,6 +93,22 @@ def test_extensive_target_and_resume(tmp_path, qm9_file):
     predicted = load_property_model(path)[0].predict(frames)
     reference = np.array([a.info["u0"] for a in frames])
     assert np.abs(predicted["u0"] - reference).max() < 0.05 * np.abs(reference).max()  # references fitted
+
+
+def test_keep_final_writes_the_last_epochs_weights(tmp_path, qm9_file, monkeypatch):
+    """With training.keep=final the model file holds the last epoch's weights, though (by a stand-in
+    validation score) epoch 1 scored best: the card's validation errors are those logged for epoch 3."""
+    import attnff.train.properties as properties
+
+    scores = iter([1.0, 2.0, 3.0])
+    monkeypatch.setattr(properties, "_score", lambda *args: next(scores))
+    path = _train(tmp_path, qm9_file, "jat", "mean", epochs=3, training={"keep": "final", "lr": 1e-2})
+    card = json.loads((path.parent / "card.json").read_text())
+    log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert card["training"]["best_epoch"] == 1 and card["training"]["kept_epoch"] == 3
+    target = f"{TARGETS[0]}_mae"
+    assert abs(log[2][f"val_{target}"] - log[0][f"val_{target}"]) > 1e-3 * log[0][f"val_{target}"]
+    assert card["metrics"]["validation"][target] == pytest.approx(log[2][f"val_{target}"], rel=1e-4)
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path, qm9_file):
