@@ -186,33 +186,36 @@ CONTESTANTS = {
                       ["examples/configs/jat_md17_ethanol.yaml", *JAT_DISTANCES_ONLY, "training.epochs=1850",
                        "training.patience=1850"]),
     "cmret": Contestant("cmret", "attnff CMRET", "attnff",
-                        "examples/configs/cmret_md17_ethanol.yaml, the shipped recipe: width 64, 4 layers, "
-                        "4 heads, 32 basis functions, batch 10, lr 1e-3 warm-up + cosine, forces weight 100, EMA "
+                        "CMRET's recipe before the angular term: width 64, 4 layers, 4 heads, 32 basis "
+                        "functions, cosine envelope, batch 10, lr 1e-3 warm-up + cosine, forces weight 100, EMA "
                         "0.99; 410 epochs (sized for 80 CPU-minutes; the schedule ended at 65)",
                         ["examples/configs/cmret_md17_ethanol.yaml", *CMRET_BEFORE, "training.epochs=410",
                          "training.patience=410"]),
     "cmret-angular": Contestant("cmret-angular", "attnff CMRET + angular products", "attnff",
-                                "as attnff CMRET, with JAT's angular invariants and four-body products in every "
+                                "examples/configs/cmret_md17_ethanol.yaml, the shipped recipe: as attnff CMRET, "
+                                "with JAT's angular invariants and four-body products in every "
                                 "layer (16 channels, degree 3, mixed) and peak lr 3e-3 (each measured below, "
                                 "Levers), and the polynomial envelope (the energy twice differentiable at the cutoff; "
                                 "the line's only change not measured on its own); 280 epochs (sized for 80 "
                                 "CPU-minutes from the 17 CPU-seconds per epoch measured beside the GeomAtt + "
-                                "angular run on the other core)",
+                                "angular run on the other core; the schedule ended at 73)",
                                 ["examples/configs/cmret_md17_ethanol.yaml", "model.envelope=polynomial",
                                  "training.lr=3.0e-3", *ANGULAR_PRODUCTS, "training.epochs=280",
                                  "training.patience=280"]),
     "geomatt": Contestant("geomatt", "attnff GeomAtt", "attnff",
-                          "examples/configs/geomatt_md17_ethanol.yaml, the shipped recipe, with 320 epochs (the "
-                          "schedule sized for 80 CPU-minutes)",
+                          "GeomAtt's recipe before the angular term: width 64, 3 layers, orders 2-4, 100 Gaussians, "
+                          "batch 10, lr 1e-3 warm-up + cosine, forces weight 100, EMA 0.99; 320 epochs (the schedule "
+                          "sized for 80 CPU-minutes)",
                           ["examples/configs/geomatt_md17_ethanol.yaml", *GEOMATT_BEFORE, "training.epochs=320",
                            "training.patience=320"]),
     "geomatt-angular": Contestant("geomatt-angular", "attnff GeomAtt + angular products", "attnff",
-                                  "as attnff GeomAtt, with JAT's angular invariants and four-body products in every "
+                                  "examples/configs/geomatt_md17_ethanol.yaml, the shipped recipe: as attnff "
+                                  "GeomAtt, with JAT's angular invariants and four-body products in every "
                                   "interaction (16 channels, degree 3, mixed; measured below, Levers); 230 epochs "
                                   "(sized for 80 CPU-minutes from the lever's 21 CPU-seconds per epoch beside "
-                                  "another run)",
-                                  ["examples/configs/geomatt_md17_ethanol.yaml", *ANGULAR_PRODUCTS,
-                                   "training.epochs=230", "training.patience=230"]),
+                                  "another run; the schedule ended at 95, after the 80-minute checkpoint)",
+                                  ["examples/configs/geomatt_md17_ethanol.yaml", "training.epochs=230",
+                                   "training.patience=230"]),
     "jat-angular": Contestant("jat-angular", "attnff JAT + angular", "attnff",
                               "as attnff JAT, with 16 channels of angular invariants (degree 3, mixed over channels) "
                               "in every layer, as jat-ean uses them; 1000 epochs (the schedule ended at 50 "
@@ -453,7 +456,8 @@ def evaluate(race: Race, names: list[str]) -> dict:
             rows[str(minutes)] = {**errors, "checkpoint_cpu_min": round(snapshot["cpu_s"] / 60, 2)}
             print(f"{name} {minutes} CPU-min: forces {errors['forces_mae'] / KCAL_MOL_EV:.3f} kcal/mol/A", flush=True)
         c = CONTESTANTS[name]
-        updated[name] = {"label": c.label, "kind": c.kind, "recipe": c.recipe, "checkpoints": rows,
+        updated[name] = {"label": c.label, "kind": c.kind, "recipe": c.recipe, "trained_by": c.trained_by,
+                         "checkpoints": rows,
                          "checkpoints_written": len(entry["snapshots"]),
                          "checkpoints_at_cpu_min": [round(s["cpu_s"] / 60, 2) for s in entry["snapshots"][:12]]
                          + [round(s["cpu_s"] / 60, 2) for s in entry["snapshots"][12:][-1:]]}
