@@ -56,7 +56,10 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
                      "peak learning rate 3e-3 and AdamW weight decay 0.05"),
     "cmret-lr3-angular": ("cmret", "cmret-lr3", [*CMRET_BEFORE, "training.lr=3.0e-3", *ANGULAR_PRODUCTS],
                           "angular invariants with four-body products in every layer (16 channels, degree 3, "
-                          "mixed), as in JAT (radial weights enveloped once; now twice, not rerun)"),
+                          "mixed), as in JAT"),
+    "cmret-lr3-angular-poly": ("cmret", "cmret-lr3-angular",
+                               [*CMRET_BEFORE, "training.lr=3.0e-3", *ANGULAR_PRODUCTS, "model.envelope=polynomial"],
+                               "polynomial envelope (from cosine) for the filters and the attention weights"),
     "geomatt": ("geomatt", None, GEOMATT_BEFORE, "GeomAtt, the race's recipe"),
     "geomatt-angular": ("geomatt", "geomatt", ANGULAR_PRODUCTS,
                         "angular invariants with four-body products in every interaction (16 channels, degree 3, "

@@ -14,6 +14,8 @@ afterwards (not counted) on the 1000 test frames in float64 where the package al
 
 Interruptions lose nothing already copied: ``--run`` again restores each contestant's last copied
 checkpoint, restarts its package with its resume option and counts CPU time from that copy's.
+A contestant's state records its recipe's arguments at its first start: a run is neither resumed nor
+judged under a recipe changed since (delete its state to train it again).
 State: runs/training-race/ (``--workdir``). Results: benchmarks/results/training_race.json, and
 with ``--report`` docs/accuracy_race.md and docs/images/accuracy_race.png.
 """
@@ -293,13 +295,26 @@ class Race:
             self.state[name] = json.loads(path.read_text()) if path.exists() else {"snapshots": [], "finished": False}
         return self.state[name]
 
+    def check_recipe(self, contestant: Contestant) -> None:
+        """Refuse to resume or judge a run trained with other settings than the contestant's now (the
+        state records them at the first start; states from before that record nothing)."""
+        trained = CONTESTANTS[contestant.run_name]
+        recorded = self.entry(trained.name).get("args")
+        if recorded is not None and recorded != trained.args:
+            raise SystemExit(f"{trained.name}: its run under {self.workdir} was trained with {recorded}, the recipe "
+                             f"now says {trained.args}; delete state/{trained.name}.json, runs/{trained.name} and "
+                             f"snapshots/{trained.name} there to train it again")
+
     def run_dir(self, name: str) -> Path:
         return self.workdir / "runs" / name
 
     def start(self, contestant: Contestant) -> tuple[subprocess.Popen, float, dict]:
         """Start (or resume from its last copied checkpoint) one contestant."""
+        self.check_recipe(contestant)
         entry, run_dir = self.entry(contestant.name), self.run_dir(contestant.name)
         snapshots = entry["snapshots"]
+        if not snapshots:
+            entry["args"] = contestant.args
         if snapshots:  # the package resumes from exactly the last copy; later work is redone and recounted
             last = self.workdir / "snapshots" / contestant.name / snapshots[-1]["folder"]
             for old in contestant.watched(run_dir):
@@ -444,6 +459,7 @@ def evaluate(race: Race, names: list[str]) -> dict:
     """Test errors of each contestant's model at each budget it has reached, into RESULTS (merged)."""
     updated = {}
     for name in names:
+        race.check_recipe(CONTESTANTS[name])
         entry = race.entry(CONTESTANTS[name].run_name)
         rows = {}
         for minutes in CHECKPOINTS_MIN:
