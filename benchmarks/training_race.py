@@ -198,7 +198,7 @@ CONTESTANTS = {
                                 "with JAT's angular invariants and four-body products in every "
                                 "layer (16 channels, degree 3, mixed) and peak lr 3e-3 (each measured below, "
                                 "Levers), and the polynomial envelope (the energy twice differentiable at the cutoff; "
-                                "the line's only change not measured on its own); 280 epochs (sized for 80 "
+                                "also measured below); 280 epochs (sized for 80 "
                                 "CPU-minutes from the 17 CPU-seconds per epoch measured beside the GeomAtt + "
                                 "angular run on the other core; the schedule ended at 73)",
                                 ["examples/configs/cmret_md17_ethanol.yaml", "model.envelope=polynomial",
