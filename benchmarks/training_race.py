@@ -181,22 +181,22 @@ GEOMATT_BEFORE = ["model.angular=0", "model.angular_degree=2", "model.angular_mi
 ANGULAR_PRODUCTS = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true",
                     "model.angular_products=true"]
 CONTESTANTS = {
-    "jat": Contestant("jat", "attnff JAT", "attnff",
+    "jat": Contestant("jat", "attnff JAT, distances only", "attnff",
                       "JAT with distances only (the thesis' invariants), width 64, 4 layers, 4 heads, 16 Bessel "
                       "functions, batch 16, lr 1e-3 warm-up + cosine, forces weight 100, EMA 0.995; 1850 epochs "
                       "(the schedule ends at 80 CPU-minutes)",
                       ["examples/configs/jat_md17_ethanol.yaml", *JAT_DISTANCES_ONLY, "training.epochs=1850",
                        "training.patience=1850"]),
-    "cmret": Contestant("cmret", "attnff CMRET", "attnff",
+    "cmret": Contestant("cmret", "attnff CMRET, no angular term", "attnff",
                         "CMRET's recipe before the angular term: width 64, 4 layers, 4 heads, 32 basis "
                         "functions, cosine envelope, batch 10, lr 1e-3 warm-up + cosine, forces weight 100, EMA "
                         "0.99; 410 epochs (sized for 80 CPU-minutes; the schedule ended at 65)",
                         ["examples/configs/cmret_md17_ethanol.yaml", *CMRET_BEFORE, "training.epochs=410",
                          "training.patience=410"]),
     "cmret-angular": Contestant("cmret-angular", "attnff CMRET + angular products", "attnff",
-                                "examples/configs/cmret_md17_ethanol.yaml, the shipped recipe: as attnff CMRET, "
-                                "with JAT's angular invariants and four-body products in every "
-                                "layer (16 channels, degree 3, mixed) and peak lr 3e-3 (each measured below, "
+                                "examples/configs/cmret_md17_ethanol.yaml, the shipped recipe: as attnff CMRET "
+                                "with no angular term, plus JAT's angular invariants and four-body products in "
+                                "every layer (16 channels, degree 3, mixed) and peak lr 3e-3 (each measured below, "
                                 "Levers), and the polynomial envelope (the energy twice differentiable at the cutoff; "
                                 "also measured below); 280 epochs (sized for 80 "
                                 "CPU-minutes from the 17 CPU-seconds per epoch measured beside the GeomAtt + "
@@ -204,7 +204,7 @@ CONTESTANTS = {
                                 ["examples/configs/cmret_md17_ethanol.yaml", "model.envelope=polynomial",
                                  "training.lr=3.0e-3", *ANGULAR_PRODUCTS, "training.epochs=280",
                                  "training.patience=280"]),
-    "geomatt": Contestant("geomatt", "attnff GeomAtt", "attnff",
+    "geomatt": Contestant("geomatt", "attnff GeomAtt, no angular term", "attnff",
                           "GeomAtt's recipe before the angular term: width 64, 3 layers, orders 2-4, 100 Gaussians, "
                           "batch 10, lr 1e-3 warm-up + cosine, forces weight 100, EMA 0.99; 320 epochs (the schedule "
                           "sized for 80 CPU-minutes)",
@@ -212,15 +212,17 @@ CONTESTANTS = {
                            "training.patience=320"]),
     "geomatt-angular": Contestant("geomatt-angular", "attnff GeomAtt + angular products", "attnff",
                                   "examples/configs/geomatt_md17_ethanol.yaml, the shipped recipe: as attnff "
-                                  "GeomAtt, with JAT's angular invariants and four-body products in every "
-                                  "interaction (16 channels, degree 3, mixed; measured below, Levers); 230 epochs "
+                                  "GeomAtt with no angular term, plus JAT's angular invariants and four-body "
+                                  "products in every interaction (16 channels, degree 3, mixed; measured below, "
+                                  "Levers); 230 epochs "
                                   "(sized for 80 CPU-minutes from the lever's 21 CPU-seconds per epoch beside "
                                   "another run; the schedule ended at 95, after the 80-minute checkpoint)",
                                   ["examples/configs/geomatt_md17_ethanol.yaml", "training.epochs=230",
                                    "training.patience=230"]),
     "jat-angular": Contestant("jat-angular", "attnff JAT + angular", "attnff",
-                              "as attnff JAT, with 16 channels of angular invariants (degree 3, mixed over channels) "
-                              "in every layer, as jat-ean uses them; 1000 epochs (the schedule ended at 50 "
+                              "as attnff JAT with distances only, plus 16 channels of angular invariants "
+                              "(degree 3, mixed over channels) in every layer, as jat-ean uses them; 1000 epochs "
+                              "(the schedule ended at 50 "
                               "CPU-minutes)",
                               ["examples/configs/jat_md17_ethanol.yaml", *JAT_ANGULAR, "training.epochs=1000",
                                "training.patience=1000"]),
