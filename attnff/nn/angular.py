@@ -108,8 +108,7 @@ class AngularInvariants(nn.Module):
     def __init__(self, width: int, num_basis: int, channels: int, degree: int = 2, mixing: bool = False,
                  products: bool = False):
         super().__init__()
-        if not 1 <= degree <= MAX_DEGREE:
-            raise ValueError(f"angular degree must be 1 to {MAX_DEGREE}, not {degree}")
+        check_angular_options("AngularInvariants", degree, products)
         self.degree = degree
         self.radial = nn.Linear(num_basis, channels, bias=False)
         self.sender = nn.Linear(width, channels, bias=False)
@@ -126,8 +125,6 @@ class AngularInvariants(nn.Module):
         self._triples_copies: dict[tuple[torch.device, torch.dtype], list] = {}
         self.products_out = None
         if products:
-            if not self.triples:
-                raise ValueError("angular products need angular_degree >= 2 (the lowest coupling is l = 1, 1, 2)")
             self.products_out = nn.Linear(len(self.triples) * channels, width, bias=False)
             nn.init.zeros_(self.products_out.weight)
 

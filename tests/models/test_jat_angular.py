@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from attnff import AttnCalculator, save_potential
 from attnff.errors import ConfigError
-from attnff.nn import degree_columns, gaunt_couplings, unit_harmonics
+from attnff.nn import AngularInvariants, degree_columns, gaunt_couplings, unit_harmonics
 from attnff.train.loop import _initialise_from
 from tests.conftest import small_potential, small_water_box
 from tests.physics import assertions as check
@@ -122,6 +122,8 @@ def test_degree_outside_one_to_three_is_refused():
         small_potential("jat", angular=4, angular_degree=4)
     with pytest.raises(ValueError, match="angular_products needs angular_degree >= 2"):
         small_potential("jat", angular=4, angular_degree=1, angular_products=True)
+    with pytest.raises(ValueError, match="AngularInvariants angular_degree must be 1 to 3, not 0"):
+        AngularInvariants(8, 4, 2, degree=0)
 
 
 def test_gaunt_couplings_make_the_bispectrum_rotation_invariant():
