@@ -81,8 +81,8 @@ def _probe_crossing(d):
 
 
 def test_twice_differentiable_at_cutoff(model_name):
-    """The defaults' envelopes make E twice differentiable at r_c: no kink in the forces (at h = 2e-5 A
-    the slopes differ by < 2e-5 eV/A^2 here, against 7e-3 with CMRET's cosine envelope)."""
+    """The defaults' envelopes make E twice differentiable at r_c: no kink in the forces (the one-sided
+    slopes agree to within the finite-difference residue of order h |F''|)."""
     calc = _calc(model_name)
     check.assert_slope_continuous_at(_probe_crossing, calc.potential.cutoff, calc, h=2e-5, max_jump=2e-4)
 
