@@ -148,3 +148,27 @@ def test_gaunt_couplings_make_the_bispectrum_rotation_invariant():
     moved = vec.clone()
     moved[0] = torch.tensor([0.3, -1.1, 0.4], dtype=torch.float64)
     assert (bispectrum(moved) - before).abs().max() > 1e-3
+
+
+def test_a_float32_call_leaves_float64_results_unrounded():
+    """The Gaunt couplings are copied per device and dtype: after a float32 call, the same module in
+    float64 gives exactly the output of a module that never left float64 (it does not reuse the float32
+    copy)."""
+
+    def module():
+        torch.manual_seed(0)
+        angular = AngularInvariants(8, 4, 3, degree=3, mixing=True, products=True)
+        torch.nn.init.normal_(angular.products_out.weight)  # zero at start: give the products a say
+        return angular
+
+    rng = torch.Generator().manual_seed(1)
+    vectors = torch.randn(40, 3, generator=rng, dtype=torch.float64)
+    edge_index = torch.stack([torch.arange(40) % 6, (torch.arange(40) + 1) % 6])
+    inputs = (torch.randn(6, 8, generator=rng, dtype=torch.float64), edge_index,
+              torch.rand(40, 4, generator=rng, dtype=torch.float64),
+              unit_harmonics(vectors, vectors.norm(dim=1), 3))
+    expected = module().double()(*inputs)
+    angular = module()
+    angular(*(x.float() if x.is_floating_point() else x for x in inputs))
+    again = angular.double()(*inputs)
+    torch.testing.assert_close(again, expected, rtol=1e-14, atol=0.0)
