@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "restore_training", "kept_weights", "is_checkpoint", "checkpoint_hint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "restore_training", "kept_weights", "kept_epoch", "is_checkpoint",
+           "checkpoint_hint"]
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
@@ -53,6 +54,11 @@ def kept_weights(keep: str, state: dict[str, Any], averaged: torch.nn.Module) ->
     if keep == "final":
         return {k: v.detach().cpu().clone() for k, v in averaged.state_dict().items()}
     return state["best_state"]
+
+
+def kept_epoch(keep: str, state: dict[str, Any]) -> int:
+    """The epoch whose weights ``kept_weights`` returns (0 when no epoch ran)."""
+    return state["epoch"] if keep == "final" else state["best_epoch"]
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:

@@ -27,7 +27,15 @@ from ..model_file import load_potential, resolve_potential, save_potential
 from ..models import config_to_dict
 from ..potential import Potential, fit_reference_energies
 from ..version import __version__
-from .checkpoint import checkpoint_hint, is_checkpoint, kept_weights, load_checkpoint, restore_training, save_checkpoint
+from .checkpoint import (
+    checkpoint_hint,
+    is_checkpoint,
+    kept_epoch,
+    kept_weights,
+    load_checkpoint,
+    restore_training,
+    save_checkpoint,
+)
 from .config import RunConfig
 from .distributed import Ranks
 from .loss import LossWeights, combine_terms, loss_terms
@@ -493,7 +501,7 @@ def _write_potential(config, final, state, metrics, test_configs, splits, droppe
             "seed": config.seed,
             "epochs_run": state["epoch"],
             "best_epoch": state["best_epoch"],
-            "kept_epoch": state["epoch"] if config.training.keep == "final" else state["best_epoch"],
+            "kept_epoch": kept_epoch(config.training.keep, state),
             "wall_time_minutes": round(state["elapsed"] / 60, 2),
             "cpu_time_minutes": round(state["cpu_s"] / 60, 2),  # training epochs (rank 0), resumes included
             "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",

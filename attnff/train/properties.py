@@ -30,7 +30,7 @@ from ..model_file import save_potential
 from ..models import config_to_dict
 from ..properties import PropertyModel
 from ..version import __version__
-from .checkpoint import kept_weights, load_checkpoint, restore_training, save_checkpoint
+from .checkpoint import kept_epoch, kept_weights, load_checkpoint, restore_training, save_checkpoint
 from .config import RunConfig
 from .loop import TrainingInterrupted, _schedule, _trim_log
 from .loss import elementwise_loss
@@ -218,7 +218,7 @@ def train_properties(config: RunConfig, resume: bool = False, progress: bool = T
         "data": {**source, "sizes": {k: int(len(v)) for k, v in splits.items()},
                  "target_sd": dict(zip(targets, spread.tolist()))},
         "training": {**asdict(t), "seed": config.seed, "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
-                     "kept_epoch": state["epoch"] if t.keep == "final" else state["best_epoch"],
+                     "kept_epoch": kept_epoch(t.keep, state),
                      "wall_time_minutes": round(state["elapsed"] / 60, 2),
                      "parameters": sum(p.numel() for p in final.parameters()),
                      "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
