@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import yaml
@@ -109,7 +109,7 @@ class TrainingConfig:
     lr_min: float = 1e-5
     warmup_epochs: int = 5
     weight_decay: float = 0.0
-    loss: str = "mse"
+    loss: Literal["mse", "huber", "logcosh"] = "mse"
     loss_delta: float = 0.01
     energy_weight: float = 1.0
     forces_weight: float = 10.0
@@ -117,19 +117,15 @@ class TrainingConfig:
     dipole_weight: float = 0.0
     ema_decay: float = 0.99
     patience: int = 100
-    keep: str = "best"
-    dtype: str = "float32"
+    keep: Literal["best", "final"] = "best"
+    dtype: Literal["float32", "float64"] = "float32"
     device: str = "auto"
     grad_clip: float = 10.0
     eval_batch_size: int = 64
     threads: int = 0
     init_from: str | None = None
     init_keep_scale: bool = False
-    ddp_backend: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.keep not in ("best", "final"):
-            raise ConfigError(f"training.keep is {self.keep!r}; use 'best' or 'final'")
+    ddp_backend: Literal["auto", "gloo", "nccl"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -140,8 +140,12 @@ def test_config_errors_name_the_problem(data_file, tmp_path):
         parse_config({**raw, "model": {"name": "schnet"}})
     with pytest.raises(ConfigError, match="divisible"):
         parse_config({**raw, "model": {"name": "jat", "width": 10, "num_heads": 4}})
-    with pytest.raises(ConfigError, match="training.keep is 'last'"):
+    with pytest.raises(ConfigError, match=r"training.keep must be one of \['best', 'final'\], got 'last'"):
         parse_config({**raw, "training": {"keep": "last"}})
+    with pytest.raises(ConfigError, match="training.loss must be one of"):
+        parse_config({**raw, "training": {"loss": "l1"}})
+    with pytest.raises(ConfigError, match="training.dtype must be one of"):
+        parse_config({**raw, "training": {"dtype": "bfloat16"}})
 
 
 def test_cli_train_with_overrides(data_file, tmp_path, capsys):
