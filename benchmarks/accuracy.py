@@ -70,7 +70,8 @@ PAPER = {
 def comparison_table() -> list[str]:
     """JAT, CMRET and GeomAtt on MD17 ethanol side by side (the shipped *-md17-ethanol potentials)."""
     lines = ["", "## MD17 ethanol: the three models side by side", "",
-             "Test split 1000-1999; errors in kcal/mol and kcal/mol/A; training time from each model card",
+             "Test split 1000-1999 (MD frames that follow the training window in time, unlike the papers' random",
+             "splits: docs/md17_split.md); errors in kcal/mol and kcal/mol/A; training time from each model card",
              "(CPU-minutes of the training process where the card records them, else wall time; 2-core CPU, shared",
              "with other jobs); inference: median energy+forces call on one ethanol, CPU.", "",
              "| model | parameters | E MAE | F MAE | F RMSE | epochs | training time | float32 call | float64 call "

@@ -207,7 +207,8 @@ CONTESTANTS = {
     "cmret-angular-b5": Contestant("cmret-angular-b5", "attnff CMRET + angular products, batch 5", "attnff",
                                    "as attnff CMRET + angular products, with batch 5 (from 10): twice the optimiser "
                                    "steps per epoch; 200 epochs (sized for 80 CPU-minutes from the 23.4 CPU-seconds "
-                                   "per epoch of a two-epoch probe beside another run)",
+                                   "per epoch of a two-epoch probe beside another run); it diverged: the training loss "
+                                   "became NaN in epoch 60, at 21 CPU-minutes, where the run stopped",
                                    ["examples/configs/cmret_md17_ethanol.yaml", "training.batch_size=5",
                                     "training.epochs=200", "training.patience=200"]),
     "cmret-angular-wd": Contestant("cmret-angular-wd", "attnff CMRET + angular products, weight decay 0.01",
