@@ -34,7 +34,7 @@ KCAL_MOL = units.kcal / units.mol  # in eV
 #: Published targets to compare with: (force MAE in kcal/mol/A, source).
 TARGETS = {
     "jat-md17-ethanol": (0.98, "GeomAtt paper, MD17 ethanol, 1000 training points"),
-    "cmret-md17-ethanol": (0.39, "SchNet, MD17 ethanol, 1000 training points"),
+    "cmret-md17-ethanol": (0.39, "SchNet, MD17 ethanol, 1000 random training points"),
     "geomatt-md17-ethanol": (0.98, "GeomAtt paper"),
     "jat-ean": (80e-3 / KCAL_MOL, "JAT thesis, EAN against DFT: 80 meV/A"),
 }
