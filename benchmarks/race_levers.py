@@ -37,6 +37,8 @@ from training_race import (  # noqa: E402
 )
 
 RESULTS = ROOT / "benchmarks" / "results" / "race_levers.json"
+#: the shipped CMRET recipe (examples/configs/cmret_md17_ethanol.yaml) from the race's pinned earlier one
+CMRET_SHIPPED = [*CMRET_BEFORE, "training.lr=3.0e-3", *ANGULAR_PRODUCTS, "model.envelope=polynomial"]
 #: name -> (race contestant whose config it trains, the lever it changes (None: a recipe), overrides, the change)
 LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
     "jat-angular": ("jat", None, JAT_ANGULAR, "JAT + angular, the race's recipe"),
@@ -57,9 +59,12 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
     "cmret-lr3-angular": ("cmret", "cmret-lr3", [*CMRET_BEFORE, "training.lr=3.0e-3", *ANGULAR_PRODUCTS],
                           "angular invariants with four-body products in every layer (16 channels, degree 3, "
                           "mixed), as in JAT"),
-    "cmret-lr3-angular-poly": ("cmret", "cmret-lr3-angular",
-                               [*CMRET_BEFORE, "training.lr=3.0e-3", *ANGULAR_PRODUCTS, "model.envelope=polynomial"],
+    "cmret-lr3-angular-poly": ("cmret", "cmret-lr3-angular", CMRET_SHIPPED,
                                "polynomial envelope (from cosine) for the filters and the attention weights"),
+    "cmret-basis16": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "model.num_basis=16"],
+                      "16 radial basis functions (from 32): smoother radial filters"),
+    "cmret-energy1e4": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "training.energy_weight=1.0e4"],
+                        "energy weight 1e4 (from 1; forces 100), per-atom energies"),
     "geomatt": ("geomatt", None, GEOMATT_BEFORE, "GeomAtt, the race's recipe"),
     "geomatt-angular": ("geomatt", "geomatt", ANGULAR_PRODUCTS,
                         "angular invariants with four-body products in every interaction (16 channels, degree 3, "

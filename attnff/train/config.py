@@ -1,6 +1,7 @@
 """Training configuration: YAML -> frozen dataclasses, unknown keys and wrong types refused by name."""
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -153,6 +154,21 @@ def _set(raw: dict, dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads exponent notation without a dot or sign (1e-3, 1.0e4, 2E5) as a
+    number, as YAML 1.2 does; PyYAML's YAML 1.1 rules read those as strings."""
+
+
+_ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                   re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+                                   list("-+0123456789."))
+
+
+def _yaml(text: Any) -> Any:
+    """A YAML document (string or stream) read with ``_ConfigLoader``."""
+    return yaml.load(text, Loader=_ConfigLoader)
+
+
 def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[str] | None = None) -> RunConfig:
     """Build a RunConfig from a YAML mapping; relative paths are taken from ``base_dir``.
 
@@ -163,7 +179,7 @@ def parse_config(raw: dict, base_dir: str | os.PathLike = ".", overrides: list[s
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
         key, value = item.split("=", 1)
-        _set(raw, key, yaml.safe_load(value))
+        _set(raw, key, _yaml(value))
     top = {"name", "output", "data", "model", "training", "seed", "description", "reference", "domain", "properties"}
     unknown = sorted(set(raw) - top)
     if unknown:
@@ -214,7 +230,7 @@ def _property_config(raw: Any) -> Any:
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> RunConfig:
     """Read a YAML training config; paths inside are relative to the config file."""
     with open(path) as handle:
-        raw = yaml.safe_load(handle)
+        raw = _yaml(handle)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} does not hold a YAML mapping")
     return parse_config(raw, Path(path).parent, overrides)

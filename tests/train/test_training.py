@@ -148,6 +148,15 @@ def test_config_errors_name_the_problem(data_file, tmp_path):
         parse_config({**raw, "training": {"dtype": "bfloat16"}})
 
 
+def test_exponent_notation_reads_as_a_number_in_files_and_overrides(data_file, tmp_path):
+    """PyYAML alone reads 1e-3 and 1.0e4 as strings; configs and --set read them as numbers."""
+    raw = _raw(data_file, "out", lr="LR", lr_min="LR_MIN")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw).replace("lr: LR", "lr: 1e-3").replace("lr_min: LR_MIN", "lr_min: 2E-6"))
+    loaded = load_config(config, ["training.energy_weight=1.0e4"])
+    assert (loaded.training.lr, loaded.training.lr_min, loaded.training.energy_weight) == (1e-3, 2e-6, 1e4)
+
+
 def test_cli_train_with_overrides(data_file, tmp_path, capsys):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(_raw(data_file, "out")))
