@@ -64,7 +64,8 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
     the short lever runs (benchmarks/race_levers.py)."""
     names = list(results)
     lines = [HEADER, "## Test errors at each CPU budget", "",
-             "Force MAE in kcal/mol/A (energy MAE in kcal/mol in brackets); '-': budget not reached yet.", "",
+             "Force MAE in kcal/mol/A (energy MAE in kcal/mol in brackets); '-': budget not reached yet; 'stopped': "
+             "the run ended before it (its recipe says why).", "",
              "| contestant | " + " | ".join(f"{m} CPU-min" for m in checkpoints) + " |",
              "|---|" + "---|" * len(checkpoints)]
     for name in names:
@@ -73,7 +74,7 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
         for minutes in checkpoints:
             row = rows.get(str(minutes))
             if row is None:
-                cells.append("-")
+                cells.append("stopped" if results[name].get("ended") else "-")
             else:
                 cells.append(f"{row['forces_mae'] / KCAL_MOL_EV:.3f} ({row['energy_mae'] / KCAL_MOL_EV:.2f})")
         lines.append(f"| {results[name]['label']} | " + " | ".join(cells) + " |")
@@ -81,7 +82,7 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
     for minutes in checkpoints:
         reached = {n: r["checkpoints"][str(minutes)]["forces_mae"] for n, r in results.items()
                    if str(minutes) in r["checkpoints"]}
-        missing = [results[n]["label"] for n in names if n not in reached]
+        missing = [results[n]["label"] for n in names if n not in reached and not results[n].get("ended")]
         if not reached:
             lines.append(f"- {minutes} CPU-min: no contestant has reached it yet.")
             continue
@@ -97,6 +98,9 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
         cells = []
         for minutes in (40, 80):
             ours, theirs = (results[n]["checkpoints"].get(str(minutes)) for n in (name, peer))
+            if ours is None and result.get("ended"):
+                cells.append(f"{minutes} CPU-min: stopped before it ({result['ended']})")
+                continue
             if ours is None or theirs is None:
                 cells.append(f"{minutes} CPU-min: not run this far")
                 continue

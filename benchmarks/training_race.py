@@ -130,6 +130,8 @@ class Contestant:
     #: another contestant whose training run this one reads (it trains nothing; its args differ only in
     #: what takes no part in training, such as training.keep)
     trained_by: str | None = None
+    #: why the run ended before the last checkpoint, where it did (the report says "stopped", not "not yet")
+    ended: str | None = None
 
     @property
     def run_name(self) -> str:
@@ -184,7 +186,7 @@ CONTESTANTS = {
     "jat": Contestant("jat", "attnff JAT, distances only", "attnff",
                       "JAT with distances only (the thesis' invariants), width 64, 4 layers, 4 heads, 16 Bessel "
                       "functions, batch 16, lr 1e-3 warm-up + cosine, forces weight 100, EMA 0.995; 1850 epochs "
-                      "(the schedule ends at 80 CPU-minutes)",
+                      "(sized for 80 CPU-minutes; the schedule ended at 78)",
                       ["examples/configs/jat_md17_ethanol.yaml", *JAT_DISTANCES_ONLY, "training.epochs=1850",
                        "training.patience=1850"]),
     "cmret": Contestant("cmret", "attnff CMRET, no angular term", "attnff",
@@ -210,7 +212,8 @@ CONTESTANTS = {
                                    "per epoch of a two-epoch probe beside another run); it diverged: the training loss "
                                    "became NaN in epoch 60, at 21 CPU-minutes, where the run stopped",
                                    ["examples/configs/cmret_md17_ethanol.yaml", "training.batch_size=5",
-                                    "training.epochs=200", "training.patience=200"]),
+                                    "training.epochs=200", "training.patience=200"],
+                                   ended="diverged at 21 CPU-minutes"),
     "cmret-angular-wd": Contestant("cmret-angular-wd", "attnff CMRET + angular products, weight decay 0.01",
                                    "attnff",
                                    "as attnff CMRET + angular products, with AdamW weight decay 0.01 (from 0): at 80 "
@@ -222,7 +225,8 @@ CONTESTANTS = {
     "geomatt": Contestant("geomatt", "attnff GeomAtt, no angular term", "attnff",
                           "GeomAtt's recipe before the angular term: width 64, 3 layers, orders 2-4, 100 Gaussians, "
                           "batch 10, lr 1e-3 warm-up + cosine, forces weight 100, EMA 0.99; 320 epochs (the schedule "
-                          "sized for 80 CPU-minutes)",
+                          "sized for 80 CPU-minutes; it ended at 76). Its validation error stopped improving at "
+                          "epoch 139, so its 40- and 80-minute models are the same best-validation weights",
                           ["examples/configs/geomatt_md17_ethanol.yaml", *GEOMATT_BEFORE, "training.epochs=320",
                            "training.patience=320"]),
     "geomatt-angular": Contestant("geomatt-angular", "attnff GeomAtt + angular products", "attnff",
@@ -490,6 +494,7 @@ def evaluate(race: Race, names: list[str]) -> dict:
             print(f"{name} {minutes} CPU-min: forces {errors['forces_mae'] / KCAL_MOL_EV:.3f} kcal/mol/A", flush=True)
         c = CONTESTANTS[name]
         updated[name] = {"label": c.label, "kind": c.kind, "recipe": c.recipe, "trained_by": c.trained_by,
+                         "ended": c.ended,
                          "checkpoints": rows,
                          "checkpoints_written": len(entry["snapshots"]),
                          "checkpoints_at_cpu_min": [round(s["cpu_s"] / 60, 2) for s in entry["snapshots"][:12]]
