@@ -65,7 +65,7 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
     names = list(results)
     lines = [HEADER, "## Test errors at each CPU budget", "",
              "Force MAE in kcal/mol/A (energy MAE in kcal/mol in brackets); '-': budget not reached yet; 'stopped': "
-             "the run ended before it (its recipe says why).", "",
+             "the run failed before it (its recipe says why).", "",
              "| contestant | " + " | ".join(f"{m} CPU-min" for m in checkpoints) + " |",
              "|---|" + "---|" * len(checkpoints)]
     for name in names:
@@ -113,9 +113,9 @@ def write_report(results: dict, doc: Path, plot: Path, checkpoints: tuple[int, .
               "Published full-budget MD17 ethanol force MAEs (1000 training configurations, GPU-days, drawn as "
               "reference lines): " + ", ".join(f"{k} {v}" for k, v in published.items()) + " kcal/mol/A. They train "
               "and test on frames drawn at random from the whole MD17 trajectory; this race's split is one stretch "
-              "of consecutive frames cut in time, and its test errors grow with the distance from the training "
-              "window (docs/md17_split.md), so the published numbers are orientation, not a like-for-like "
-              "reference.", "",
+              "of consecutive frames cut in time, and its test errors grow with a frame's distance from its "
+              "nearest training frame (docs/md17_split.md), so the published numbers are orientation, not a "
+              "like-for-like reference.", "",
               "## Recipes", ""]
     for name in names:
         lines.append(f"- **{results[name]['label']}**: {results[name]['recipe']}")

@@ -182,6 +182,8 @@ GEOMATT_BEFORE = ["model.angular=0", "model.angular_degree=2", "model.angular_mi
 #: JAT's angular invariants with four-body products, as overrides for any model that has them
 ANGULAR_PRODUCTS = ["model.angular=16", "model.angular_degree=3", "model.angular_mixing=true",
                     "model.angular_products=true"]
+#: what the shipped CMRET recipe sets beyond the config's model and schedule, pinned for the lines built on it
+CMRET_ANGULAR = ["model.envelope=polynomial", "training.lr=3.0e-3", *ANGULAR_PRODUCTS]
 CONTESTANTS = {
     "jat": Contestant("jat", "attnff JAT, distances only", "attnff",
                       "JAT with distances only (the thesis' invariants), width 64, 4 layers, 4 heads, 16 Bessel "
@@ -203,15 +205,15 @@ CONTESTANTS = {
                                 "also measured below); 280 epochs (sized for 80 "
                                 "CPU-minutes from the 17 CPU-seconds per epoch measured beside the GeomAtt + "
                                 "angular run on the other core; the schedule ended at 73)",
-                                ["examples/configs/cmret_md17_ethanol.yaml", "model.envelope=polynomial",
-                                 "training.lr=3.0e-3", *ANGULAR_PRODUCTS, "training.epochs=280",
+                                ["examples/configs/cmret_md17_ethanol.yaml", *CMRET_ANGULAR, "training.epochs=280",
                                  "training.patience=280"]),
     "cmret-angular-b5": Contestant("cmret-angular-b5", "attnff CMRET + angular products, batch 5", "attnff",
                                    "as attnff CMRET + angular products, with batch 5 (from 10): twice the optimiser "
-                                   "steps per epoch; 200 epochs (sized for 80 CPU-minutes from the 23.4 CPU-seconds "
-                                   "per epoch of a two-epoch probe beside another run); it diverged: the training loss "
+                                   "steps per epoch; 200 epochs (sized for 80 CPU-minutes from a two-epoch probe "
+                                   "beside another run); it diverged: the training loss "
                                    "became NaN in epoch 60, at 21 CPU-minutes, where the run stopped",
-                                   ["examples/configs/cmret_md17_ethanol.yaml", "training.batch_size=5",
+                                   ["examples/configs/cmret_md17_ethanol.yaml", *CMRET_ANGULAR,
+                                    "training.batch_size=5",
                                     "training.epochs=200", "training.patience=200"],
                                    ended="diverged at 21 CPU-minutes"),
     "cmret-angular-wd": Contestant("cmret-angular-wd", "attnff CMRET + angular products, weight decay 0.01",
@@ -219,14 +221,15 @@ CONTESTANTS = {
                                    "as attnff CMRET + angular products, with AdamW weight decay 0.01 (from 0): at 80 "
                                    "CPU-minutes the shipped recipe fits its training set far more closely than "
                                    "its validation set (train loss against validation errors in its "
-                                   "metrics.jsonl); 280 epochs",
-                                   ["examples/configs/cmret_md17_ethanol.yaml", "training.weight_decay=0.01",
+                                   "metrics.jsonl); 280 epochs (the schedule ended at 68 CPU-minutes)",
+                                   ["examples/configs/cmret_md17_ethanol.yaml", *CMRET_ANGULAR,
+                                    "training.weight_decay=0.01",
                                     "training.epochs=280", "training.patience=280"]),
     "geomatt": Contestant("geomatt", "attnff GeomAtt, no angular term", "attnff",
                           "GeomAtt's recipe before the angular term: width 64, 3 layers, orders 2-4, 100 Gaussians, "
                           "batch 10, lr 1e-3 warm-up + cosine, forces weight 100, EMA 0.99; 320 epochs (the schedule "
-                          "sized for 80 CPU-minutes; it ended at 76). Its validation error stopped improving at "
-                          "epoch 139, so its 40- and 80-minute models are the same best-validation weights",
+                          "sized for 80 CPU-minutes; it ended at 76). Its 40- and 80-minute models are the same "
+                          "best-validation weights: the validation error stopped improving before 40 CPU-minutes",
                           ["examples/configs/geomatt_md17_ethanol.yaml", *GEOMATT_BEFORE, "training.epochs=320",
                            "training.patience=320"]),
     "geomatt-angular": Contestant("geomatt-angular", "attnff GeomAtt + angular products", "attnff",

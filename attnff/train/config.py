@@ -2,6 +2,7 @@
 
 import os
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -128,6 +129,12 @@ class TrainingConfig:
     init_keep_scale: bool = False
     ddp_backend: Literal["auto", "gloo", "nccl"] = "auto"
 
+    def __post_init__(self) -> None:
+        # the choice fields, checked also when the config is built in code rather than read from YAML
+        hints = typing.get_type_hints(TrainingConfig)
+        for name in ("loss", "keep", "dtype", "ddp_backend"):
+            check_type(f"training.{name}", getattr(self, name), hints[name])
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -155,8 +162,8 @@ def _set(raw: dict, dotted: str, value: Any) -> None:
 
 
 class _ConfigLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that also reads exponent notation without a dot or sign (1e-3, 1.0e4, 2E5) as a
-    number, as YAML 1.2 does; PyYAML's YAML 1.1 rules read those as strings."""
+    """PyYAML's safe loader that reads exponent notation as a number also without a dot in the mantissa or a
+    sign in the exponent (1e-3, 1.0e4, 2E5), as YAML 1.2 does; PyYAML's YAML 1.1 rules read those as strings."""
 
 
 _ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float",

@@ -16,6 +16,7 @@ from attnff import AttnCalculator
 from attnff.cli import main
 from attnff.errors import ConfigError
 from attnff.train import load_config, parse_config, train
+from attnff.train.config import TrainingConfig
 
 from .tiny_runs import EPOCHS, tiny_raw, write_emt_data
 
@@ -146,6 +147,10 @@ def test_config_errors_name_the_problem(data_file, tmp_path):
         parse_config({**raw, "training": {"loss": "l1"}})
     with pytest.raises(ConfigError, match="training.dtype must be one of"):
         parse_config({**raw, "training": {"dtype": "bfloat16"}})
+    with pytest.raises(ConfigError, match="training.ddp_backend must be one of"):
+        parse_config({**raw, "training": {"ddp_backend": "mpi"}})
+    with pytest.raises(ConfigError, match="training.keep must be one of"):
+        TrainingConfig(keep="last")  # type: ignore[arg-type]
 
 
 def test_exponent_notation_reads_as_a_number_in_files_and_overrides(data_file, tmp_path):
