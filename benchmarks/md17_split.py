@@ -19,9 +19,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms, units
+from ase import Atoms
 
 from attnff import AttnCalculator
+from attnff.units import ENERGY_UNITS
 from reference_data import reference_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ DATA = ROOT / "data" / "external" / "md17_ethanol_2000.npz"
 RESULTS = ROOT / "benchmarks" / "results" / "md17_split.json"
 DOC = ROOT / "docs" / "md17_split.md"
 POTENTIALS = ["jat-md17-ethanol", "cmret-md17-ethanol", "geomatt-md17-ethanol"]
-KCAL_MOL = units.kcal / units.mol  # in eV
+KCAL_MOL = ENERGY_UNITS["kcal/mol"]  # in eV
 #: (label, first frame, end frame) of the race's split, the test in four blocks
 WINDOWS = [("train", 0, 950), ("validation", 950, 1000), ("test 1000-1249", 1000, 1250),
            ("test 1250-1499", 1250, 1500), ("test 1500-1749", 1500, 1750), ("test 1750-1999", 1750, 2000)]

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_data import reference_path  # noqa: E402
 from training_race import (  # noqa: E402
     ANGULAR_PRODUCTS,
+    CMRET_ANGULAR,
     CMRET_BEFORE,
     CONTESTANTS,
     DATA,
@@ -38,7 +39,7 @@ from training_race import (  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "race_levers.json"
 #: the shipped CMRET recipe (examples/configs/cmret_md17_ethanol.yaml) from the race's pinned earlier one
-CMRET_SHIPPED = [*CMRET_BEFORE, "training.lr=3.0e-3", *ANGULAR_PRODUCTS, "model.envelope=polynomial"]
+CMRET_SHIPPED = [*CMRET_BEFORE, *CMRET_ANGULAR]
 #: name -> (race contestant whose config it trains, the lever it changes (None: a recipe), overrides, the change)
 LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
     "jat-angular": ("jat", None, JAT_ANGULAR, "JAT + angular, the race's recipe"),

@@ -337,8 +337,6 @@ class Race:
         self.check_recipe(contestant)
         entry, run_dir = self.entry(contestant.name), self.run_dir(contestant.name)
         snapshots = entry["snapshots"]
-        if not snapshots:
-            entry["args"] = contestant.args
         if snapshots:  # the package resumes from exactly the last copy; later work is redone and recounted
             last = self.workdir / "snapshots" / contestant.name / snapshots[-1]["folder"]
             for old in contestant.watched(run_dir):
@@ -349,6 +347,7 @@ class Race:
                 shutil.copy2(last / path, target)
             offset = snapshots[-1]["cpu_s"]
         else:
+            entry["args"] = contestant.args
             shutil.rmtree(run_dir, ignore_errors=True)
             offset = 0.0
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -130,10 +130,10 @@ class TrainingConfig:
     ddp_backend: Literal["auto", "gloo", "nccl"] = "auto"
 
     def __post_init__(self) -> None:
-        # the choice fields, checked also when the config is built in code rather than read from YAML
-        hints = typing.get_type_hints(TrainingConfig)
-        for name in ("loss", "keep", "dtype", "ddp_backend"):
-            check_type(f"training.{name}", getattr(self, name), hints[name])
+        # the choice (Literal) fields, checked also when the config is built in code rather than read from YAML
+        for name, kind in typing.get_type_hints(TrainingConfig).items():
+            if typing.get_origin(kind) is typing.Literal:
+                check_type(f"training.{name}", getattr(self, name), kind)
 
 
 @dataclass(frozen=True)
