@@ -172,3 +172,31 @@ def test_a_float32_call_leaves_float64_results_unrounded():
     angular(*(x.float() if x.is_floating_point() else x for x in inputs))
     again = angular.double()(*inputs)
     torch.testing.assert_close(again, expected, rtol=1e-14, atol=0.0)
+
+
+@pytest.mark.parametrize("mixing", [False, True])
+def test_invariants_match_the_per_degree_and_per_triple_sums(mixing):
+    """The all-at-once forward (column maps, sparse Gaunt sum) gives the invariants written out degree by
+    degree and triple by triple with the full coupling tensors, in float64 to rounding."""
+    torch.manual_seed(0)
+    angular = AngularInvariants(8, 4, 3, degree=3, mixing=mixing, products=True).double()
+    for parameter in (angular.out.weight, angular.products_out.weight, *([angular.mixing] if mixing else [])):
+        torch.nn.init.normal_(parameter)
+    rng = torch.Generator().manual_seed(1)
+    vectors = torch.randn(40, 3, generator=rng, dtype=torch.float64)
+    h = torch.randn(6, 8, generator=rng, dtype=torch.float64)
+    edge_index = torch.stack([torch.arange(40) % 6, (torch.arange(40) + 1) % 6])
+    rbf = torch.rand(40, 4, generator=rng, dtype=torch.float64)
+    harmonics = unit_harmonics(vectors, vectors.norm(dim=1), 3)
+
+    weights = angular.radial(rbf) * angular.sender(h)[edge_index[1]]
+    density = torch.zeros(6, 15, 3, dtype=torch.float64).index_add(0, edge_index[0],
+                                                                    harmonics[:, :, None] * weights[:, None])
+    blocks = {l: density[:, degree_columns(l)] for l in (1, 2, 3)}
+    if mixing:
+        blocks = {l: blocks[l] @ angular.mixing[l - 1].T for l in blocks}
+    powers = torch.cat([(blocks[l] ** 2).sum(1) for l in (1, 2, 3)], dim=1)
+    bispectrum = torch.cat([torch.einsum("abz,nac,nbc,nzc->nc", g, blocks[l1], blocks[l2], blocks[l3])
+                            for l1, l2, l3, g in gaunt_couplings(3)], dim=1)
+    expected = angular.out(torch.log1p(powers)) + angular.products_out(torch.asinh(bispectrum))
+    torch.testing.assert_close(angular(h, edge_index, rbf, harmonics), expected, rtol=1e-12, atol=1e-12)
