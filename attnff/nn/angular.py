@@ -110,6 +110,10 @@ class AngularInvariants(nn.Module):
         products: add the four-body bispectrum of each channel.
     """
 
+    column_degree: torch.Tensor  # (M,) degree - 1 of each harmonic column
+    degree_sum: torch.Tensor  # (L, M) 1 where column m has degree l
+    product_columns: torch.Tensor  # (3, K) harmonic columns of each nonzero Gaunt coefficient
+
     def __init__(self, width: int, num_basis: int, channels: int, degree: int = 2, mixing: bool = False,
                  products: bool = False):
         super().__init__()
