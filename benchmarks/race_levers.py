@@ -66,6 +66,10 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
                       "16 radial basis functions (from 32): smoother radial filters"),
     "cmret-energy1e4": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "training.energy_weight=1.0e4"],
                         "energy weight 1e4 (from 1; forces 100), per-atom energies"),
+    "cmret-angular32": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "model.angular=32"],
+                        "32 angular channels (from 16)"),
+    "cmret-ema999": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "training.ema_decay=0.999"],
+                     "EMA decay 0.999 (from 0.99): weights averaged over about ten epochs instead of one"),
     "geomatt": ("geomatt", None, GEOMATT_BEFORE, "GeomAtt, the race's recipe"),
     "geomatt-angular": ("geomatt", "geomatt", ANGULAR_PRODUCTS,
                         "angular invariants with four-body products in every interaction (16 channels, degree 3, "
