@@ -132,14 +132,13 @@ class AngularInvariants(nn.Module):
         # triple: columns (3, K) and a (T, K) matrix of the g_k, kept in float64 and not as a buffer, so that a
         # float64 model uses them unrounded (float32-rounded couplings break rotation invariance at 1e-12
         # relative); copies per device and dtype are made on first use
-        self.triples = [(l1, l2, l3) for l1, l2, l3, _ in (gaunt_couplings(degree) if products else [])]
         columns, self._coefficients = (_sparse_couplings(degree) if products
                                        else (torch.zeros(3, 0), torch.zeros(0, 0, dtype=torch.float64)))
         self.register_buffer("product_columns", columns.long(), persistent=False)
         self._coefficient_copies: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
         self.products_out = None
         if products:
-            self.products_out = nn.Linear(len(self.triples) * channels, width, bias=False)
+            self.products_out = nn.Linear(self._coefficients.shape[0] * channels, width, bias=False)  # T C inputs
             nn.init.zeros_(self.products_out.weight)
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor, harmonics: torch.Tensor,
