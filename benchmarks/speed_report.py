@@ -16,11 +16,15 @@ ATTNFF = ("jat", "cmret", "geomatt")
 PEERS = ("schnet", "painn", "nequip", "mace", "torchmd-et")
 LABELS = {"jat": "JAT", "cmret": "CMRET", "geomatt": "GeomAtt", "schnet": "SchNet", "painn": "PaiNN",
           "nequip": "NequIP", "mace": "MACE", "torchmd-et": "TorchMD-NET ET"}
+ANGULAR = "angular invariants with four-body products (16 channels, degree 3)"
 ATTNFF_SETTINGS = {
-    "jat": "shipped jat-md17-ethanol: width 64, 4 layers, 4 heads, 16 Bessels, cutoff 5 A",
-    "cmret": "shipped cmret-md17-ethanol: width 64, 4 layers, 4 heads, 32 expnorm RBF, local attention, cutoff 5 A",
-    "geomatt": "shipped geomatt-md17-ethanol: width 64, 3 layers, orders 2-4, 100 Gaussians, cutoff 5 A",
+    "jat": f"shipped jat-md17-ethanol: width 64, 4 layers, 4 heads, 16 Bessels, {ANGULAR}, cutoff 5 A",
+    "cmret": "shipped cmret-md17-ethanol: width 64, 4 layers, 4 heads, 32 expnorm RBF, local attention, "
+             f"{ANGULAR}, cutoff 5 A",
+    "geomatt": f"shipped geomatt-md17-ethanol: width 64, 3 layers, orders 2-4, 100 Gaussians, {ANGULAR}, cutoff 5 A",
 }
+BASELINE_SETTINGS = ("the potential of the same name in the --baseline-root checkout (named in the text above the "
+                     "tables)")
 
 
 def label(model: str) -> str:
@@ -98,7 +102,8 @@ def generated_text(results: dict, plot_path: Path, allocator_results: dict | Non
             if not any(row):
                 continue
             settings = next((r.get("settings") for r in row if r and r.get("settings")), None)
-            settings = settings or ATTNFF_SETTINGS.get(model.split("@")[0], "")
+            settings = settings or (BASELINE_SETTINGS if model.endswith("@baseline")
+                                    else ATTNFF_SETTINGS.get(model.split("@")[0], ""))
             lines.append(f"| {label(model)} | {settings} | " + " | ".join(_cell(r) for r in row) + " |")
         lines.append("")
     lines += ["### Peak RSS (GiB), float32, default allocator", "",
@@ -163,10 +168,10 @@ def ratio_section(cases: dict) -> str:
 
 def before_after_section(cases: dict) -> str:
     """attnff now against the baseline checkout (``--baseline-root``): ms per call and speed-up."""
-    lines = ["### Before / after the per-step changes (ms per call; speed-up = before / after)", "",
-             "before: the checkout given as --baseline-root (docs/performance.md names its commit), with its "
-             "own defaults; after: this checkout with its default (keep_memory) and, where measured, with "
-             "keep_memory=False.", "",
+    lines = ["### Against an earlier checkout (ms per call; speed-up = before / after, below 1: slower now)", "",
+             "before: the checkout given as --baseline-root (named in the text above the tables), its code and shipped "
+             "potentials with its own defaults, timed in the same run; after: this checkout with its default "
+             "(keep_memory) and, where measured, with keep_memory=False.", "",
              "| model | atoms | dtype | before | after, default | speed-up | after, glibc | speed-up | "
              "peak RSS before / after (GiB) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     any_row = False
