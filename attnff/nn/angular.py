@@ -97,9 +97,8 @@ class AngularInvariants(nn.Module):
     out_i += W_p asinh(B3_i) over the Gaunt-coupled triples (l1, l2, l3), W_p also zero at start.
 
     All degrees and triples are handled at once (a fixed column map for the mixing, a degree-sum matrix
-    for B, and the nonzero Gaunt coefficients as one list of column triples for B3), so the operator count
-    does not grow with the number of degrees and triples: on small molecules each operator's fixed cost
-    is what a call pays.
+    for B, and the nonzero Gaunt coefficients as one list of column triples for B3): the operator count
+    does not grow with the number of degrees and triples.
 
     Args:
         width: feature width F of h and of the output.
