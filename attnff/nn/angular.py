@@ -96,10 +96,6 @@ class AngularInvariants(nn.Module):
     W_o's columns run over l = 1 .. L, C channels each, so raising L appends columns. With products:
     out_i += W_p asinh(B3_i) over the Gaunt-coupled triples (l1, l2, l3), W_p also zero at start.
 
-    All degrees and triples are handled at once (a fixed column map for the mixing, a degree-sum matrix
-    for B, and the nonzero Gaunt coefficients as one list of column triples for B3): the operator count
-    does not grow with the number of degrees and triples.
-
     Args:
         width: feature width F of h and of the output.
         num_basis: radial basis size K.
@@ -108,10 +104,6 @@ class AngularInvariants(nn.Module):
         mixing: recombine the densities over channels for each degree before squaring.
         products: add the four-body bispectrum of each channel.
     """
-
-    column_degree: torch.Tensor  # (M,) degree - 1 of each harmonic column
-    degree_sum: torch.Tensor  # (L, M) 1 where column m has degree l
-    product_columns: torch.Tensor  # (3, K) harmonic columns of each nonzero Gaunt coefficient
 
     def __init__(self, width: int, num_basis: int, channels: int, degree: int = 2, mixing: bool = False,
                  products: bool = False):
@@ -124,20 +116,16 @@ class AngularInvariants(nn.Module):
         self.out = nn.Linear(degree * channels, width)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        column_degree = torch.cat([torch.full((2 * l + 1,), l - 1) for l in range(1, degree + 1)])  # (M,)
-        self.register_buffer("column_degree", column_degree, persistent=False)
-        self.register_buffer("degree_sum", nn.functional.one_hot(column_degree).T.float(), persistent=False)
-        # the bispectrum as a sum over the nonzero Gaunt coefficients g_k of A[a_k] A[b_k] A[c_k], grouped by
-        # triple: columns (3, K) and a (T, K) matrix of the g_k, kept in float64 and not as a buffer, so that a
-        # float64 model uses them unrounded (float32-rounded couplings break rotation invariance at 1e-12
-        # relative); copies per device and dtype are made on first use
-        columns, self._coefficients = (_sparse_couplings(degree) if products
-                                       else (torch.zeros(3, 0), torch.zeros(0, 0, dtype=torch.float64)))
-        self.register_buffer("product_columns", columns.long(), persistent=False)
-        self._coefficient_copies: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+        # (l1, l2, l3) and its Gaunt coupling as a (2l3+1, (2l1+1)(2l2+1)) matrix, kept in float64 and not as a
+        # buffer, so that a float64 model uses it unrounded (float32-rounded couplings break rotation invariance
+        # at 1e-12 relative); copies per device and dtype are made on first use
+        self.triples: list[tuple[tuple[int, int, int], torch.Tensor]] = [
+            ((l1, l2, l3), coupling.flatten(0, 1).T.contiguous())
+            for l1, l2, l3, coupling in (gaunt_couplings(degree) if products else [])]
+        self._triples_copies: dict[tuple[torch.device, torch.dtype], list] = {}
         self.products_out = None
         if products:
-            self.products_out = nn.Linear(self._coefficients.shape[0] * channels, width, bias=False)  # T C inputs
+            self.products_out = nn.Linear(len(self.triples) * channels, width, bias=False)
             nn.init.zeros_(self.products_out.weight)
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor, harmonics: torch.Tensor,
@@ -147,34 +135,25 @@ class AngularInvariants(nn.Module):
         i, j = edge_index
         weights = self.radial(rbf) * self.sender(h).index_select(0, j)  # (E, C)
         density = segment_outer_sum(harmonics, weights, i, h.shape[0], slots)  # (N, M, C)
-        if self.mixing is not None:
-            # each column m mixed over channels by its degree's matrix: (M, N, C) x (M, C, C)
-            per_column = self.mixing.index_select(0, self.column_degree)
-            density = torch.bmm(density.transpose(0, 1), per_column.transpose(1, 2)).transpose(0, 1)
-        invariants = torch.matmul(self.degree_sum, density * density)  # (N, L, C)
-        out = self.out(torch.log1p(invariants.flatten(1)))
+        invariants, blocks = [], []
+        for l in range(1, self.degree + 1):
+            block = density[:, degree_columns(l)]  # (N, 2l + 1, C)
+            if self.mixing is not None:
+                block = nn.functional.linear(block, self.mixing[l - 1])
+            invariants.append((block * block).sum(1))
+            blocks.append(block)
+        out = self.out(torch.log1p(torch.cat(invariants, dim=-1)))
         if self.products_out is None:
             return out
         key = (density.device, density.dtype)
-        if key not in self._coefficient_copies:
-            self._coefficient_copies[key] = self._coefficients.to(device=density.device, dtype=density.dtype)
-        a, b, c = self.product_columns
-        terms = density.index_select(1, a) * density.index_select(1, b) * density.index_select(1, c)  # (N, K, C)
-        products = torch.matmul(self._coefficient_copies[key], terms)  # (N, T, C)
-        return out + self.products_out(torch.asinh(products.flatten(1)))
-
-
-def _sparse_couplings(degree: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The nonzero Gaunt coefficients of ``gaunt_couplings(degree)``: columns (3, K) of ``unit_harmonics``
-    (m1, m2, m3 of each coefficient) and a (T, K) float64 matrix holding coefficient k in its triple's row."""
-    columns, rows, values = [], [], []
-    for t, (l1, l2, l3, coupling) in enumerate(gaunt_couplings(degree)):
-        nonzero = (coupling.abs() > 1e-12).nonzero()
-        offsets = torch.tensor([degree_columns(l).start for l in (l1, l2, l3)])
-        columns.append(nonzero + offsets)
-        rows.append(torch.full((nonzero.shape[0],), t))
-        values.append(coupling[tuple(nonzero.T)])
-    columns_all, rows_all, values_all = torch.cat(columns).T, torch.cat(rows), torch.cat(values)
-    matrix = torch.zeros(len(columns), values_all.shape[0], dtype=torch.float64)
-    matrix[rows_all, torch.arange(values_all.shape[0])] = values_all
-    return columns_all, matrix
+        if key not in self._triples_copies:
+            self._triples_copies[key] = [(triple, gaunt.to(device=density.device, dtype=density.dtype))
+                                         for triple, gaunt in self.triples]
+        products = []
+        for (l1, l2, l3), gaunt in self._triples_copies[key]:
+            # pair products (N, (2l1+1)(2l2+1), C), coupled to degree l3 (N, 2l3+1, C), then with A_l3:
+            # one small matrix product per triple, 2.6x faster (with double backward) than a 4-operand einsum
+            pairs = (blocks[l1 - 1].unsqueeze(2) * blocks[l2 - 1].unsqueeze(1)).flatten(1, 2)
+            coupled = torch.matmul(gaunt, pairs)
+            products.append((coupled * blocks[l3 - 1]).sum(1))  # (N, C)
+        return out + self.products_out(torch.asinh(torch.cat(products, dim=-1)))
