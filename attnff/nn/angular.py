@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .chunks import chunkable, worth_chunking
+from .pair_kernels import angular_density
 from .scatter import segment_outer_sum
 
 __all__ = ["AngularInvariants", "check_angular_options", "degree_columns", "gaunt_couplings", "unit_harmonics"]
@@ -132,9 +134,12 @@ class AngularInvariants(nn.Module):
                 slots: torch.Tensor | None = None):
         """h: (N, F); edge_index: (2, E); rbf: (E, K) enveloped; harmonics: (E, L (L + 2));
         slots: (E,) from ``receiver_slots`` (faster on the CPU) or None -> (N, F)."""
-        i, j = edge_index
-        weights = self.radial(rbf) * self.sender(h).index_select(0, j)  # (E, C)
-        density = segment_outer_sum(harmonics, weights, i, h.shape[0], slots)  # (N, M, C)
+        if self.chunked_density(rbf, harmonics):
+            density = angular_density(self.sender(h), rbf, self.radial.weight, harmonics, edge_index, h.shape[0])
+        else:
+            i, j = edge_index
+            weights = self.radial(rbf) * self.sender(h).index_select(0, j)  # (E, C)
+            density = segment_outer_sum(harmonics, weights, i, h.shape[0], slots)  # (N, M, C)
         invariants, blocks = [], []
         for l in range(1, self.degree + 1):
             block = density[:, degree_columns(l)]  # (N, 2l + 1, C)
@@ -157,3 +162,10 @@ class AngularInvariants(nn.Module):
             coupled = torch.matmul(gaunt, pairs)
             products.append((coupled * blocks[l3 - 1]).sum(1))  # (N, C)
         return out + self.products_out(torch.asinh(torch.cat(products, dim=-1)))
+
+    def chunked_density(self, rbf: torch.Tensor, harmonics: torch.Tensor) -> bool:
+        """Whether the densities take the edge-chunked path of ``nn.pair_kernels.angular_density``: force calls
+        with frozen weights (``nn.chunks.chunkable``) whose (E, M C) outer products would pass
+        ``nn.chunks.MIN_CHUNKED_BYTES``. Training keeps the plain, twice-differentiable sum."""
+        outer_width = harmonics.shape[1] * self.radial.out_features
+        return chunkable(self.radial) and worth_chunking(rbf, rbf.shape[0], outer_width)

@@ -9,6 +9,7 @@ calls with frozen weights; training keeps plain autograd.
 - ``pair_dot``:            out_e = scale <a_{i(e)}, b_{j(e)}>  (per-pair dot product over the last axis)
 - ``weighted_gather_sum``: out_i = sum_e w_e v_{j(e)}, e with receiver i  (attention-weighted sums)
 - ``product_gather_sum``:  out_c = sum over (a, b, c) of x_a * y_b  (e.g. GeomAtt's triplet products)
+- ``angular_density``:     A_i = sum_e Y_e (x) (R rbf_e * s_j(e)), e with receiver i  (nn.angular's densities)
 """
 
 import math
@@ -18,7 +19,7 @@ from torch.autograd.function import once_differentiable
 
 from .chunks import edge_chunk, edge_ranges
 
-__all__ = ["pair_dot", "product_gather_sum", "weighted_gather_sum"]
+__all__ = ["angular_density", "pair_dot", "product_gather_sum", "weighted_gather_sum"]
 
 
 class _PairDot(torch.autograd.Function):
@@ -91,6 +92,56 @@ class _ProductGatherSum(torch.autograd.Function):
             grad_left.index_add_(0, a, right.index_select(0, b).mul_(incoming))
             grad_right.index_add_(0, b, incoming.mul_(left.index_select(0, a)))
         return grad_left, grad_right, None, None, None, None
+
+
+class _AngularDensity(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, sender, rbf, radial_weight, harmonics, receivers, senders, size, chunk):
+        num_edges, m, c = harmonics.shape[0], harmonics.shape[1], sender.shape[1]
+        out = sender.new_zeros(size, m * c)
+        for start, end in edge_ranges(num_edges, chunk):
+            weights = torch.mm(rbf[start:end], radial_weight.t()).mul_(sender.index_select(0, senders[start:end]))
+            outer = harmonics[start:end].unsqueeze(-1) * weights.unsqueeze(1)  # (chunk, M, C)
+            out.index_add_(0, receivers[start:end], outer.view(end - start, m * c))
+        ctx.save_for_backward(sender, rbf, radial_weight, harmonics, receivers, senders)
+        ctx.chunk = chunk
+        return out.view(size, m, c)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        sender, rbf, radial_weight, harmonics, receivers, senders = ctx.saved_tensors
+        grad_sender, grad_rbf = torch.zeros_like(sender), torch.empty_like(rbf)
+        grad_harmonics = torch.empty_like(harmonics)
+        for start, end in edge_ranges(receivers.shape[0], ctx.chunk):
+            send = senders[start:end]
+            incoming = grad_out.index_select(0, receivers[start:end])  # (chunk, M, C)
+            radial = torch.mm(rbf[start:end], radial_weight.t())  # (chunk, C)
+            gathered = sender.index_select(0, send)
+            grad_weights = torch.bmm(harmonics[start:end].unsqueeze(1), incoming).squeeze(1)  # (chunk, C)
+            grad_harmonics[start:end] = torch.bmm(incoming, (radial * gathered).unsqueeze(-1)).squeeze(-1)
+            grad_sender.index_add_(0, send, grad_weights * radial)
+            torch.mm(grad_weights.mul_(gathered), radial_weight, out=grad_rbf[start:end])
+        return grad_sender, grad_rbf, None, grad_harmonics, None, None, None, None
+
+
+def angular_density(sender: torch.Tensor, rbf: torch.Tensor, radial_weight: torch.Tensor, harmonics: torch.Tensor,
+                    edge_index: torch.Tensor, size: int, chunk: int | None = None) -> torch.Tensor:
+    """A_i = sum over pairs e = (i, j) of the outer product Y_e (x) ((W_r rbf_e) * s_j), (size, M, C).
+
+    The densities of ``nn.angular.AngularInvariants`` with no (E, M, C) or (E, C) tensor kept for the
+    backward pass: the radial weights are recomputed from the (E, K) basis there. The weights W_r must be
+    frozen (no gradient is returned for them).
+
+    Args:
+        sender: (N, C) W_h h of every atom; rbf: (E, K) enveloped radial basis; radial_weight: (C, K) W_r.
+        harmonics: (E, M) spherical harmonics of the pair directions.
+        edge_index: (2, E) receivers i (row 0) and senders j (row 1).
+        size: number of receivers N of the output.
+        chunk: pairs per chunk (default ``nn.chunks.edge_chunk``).
+    """
+    return _AngularDensity.apply(sender, rbf, radial_weight, harmonics, edge_index[0], edge_index[1], size,
+                                 chunk or edge_chunk(sender, harmonics.shape[1] * sender.shape[1]))
 
 
 def pair_dot(left: torch.Tensor, right: torch.Tensor, index: torch.Tensor, scale: float = 1.0,
