@@ -46,8 +46,6 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
     "jat-angular-wd": ("jat", "jat-angular", [*JAT_ANGULAR, "training.weight_decay=0.05"], "AdamW weight decay 0.05"),
     "jat-angular-lr3": ("jat", "jat-angular", [*JAT_ANGULAR, "training.lr=3.0e-3"],
                         "peak learning rate 3e-3 (from 1e-3)"),
-    "jat-angular-b4": ("jat", "jat-angular", [*JAT_ANGULAR, "training.batch_size=4"], "batch 4 (from 16)"),
-    "jat-angular-a32": ("jat", "jat-angular", ["model.angular=32", *JAT_ANGULAR[1:]], "32 angular channels (from 16)"),
     "jat-angular-huber": ("jat", "jat-angular", [*JAT_ANGULAR, "training.loss=huber"],
                           "Huber loss (delta 0.01) instead of MSE"),
     "jat-angular-products": ("jat", "jat-angular", [*JAT_ANGULAR, "model.angular_products=true"],
