@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .chunks import chunkable, worth_chunking
+from .chunks import chunkable, edge_chunk, worth_chunking
 from .pair_kernels import angular_density
+from .recompute import receiver_blocks
 from .scatter import segment_outer_sum
 
 __all__ = ["AngularInvariants", "check_angular_options", "degree_columns", "gaunt_couplings", "unit_harmonics"]
@@ -134,8 +135,10 @@ class AngularInvariants(nn.Module):
                 slots: torch.Tensor | None = None):
         """h: (N, F); edge_index: (2, E); rbf: (E, K) enveloped; harmonics: (E, L (L + 2));
         slots: (E,) from ``receiver_slots`` (faster on the CPU) or None -> (N, F)."""
-        if self.chunked_density(rbf, harmonics):
-            density = angular_density(self.sender(h), rbf, self.radial.weight, harmonics, edge_index, h.shape[0])
+        pair_blocks = self.density_blocks(rbf, harmonics, edge_index, h.shape[0], slots)
+        if pair_blocks is not None:
+            density = angular_density(self.sender(h), rbf, self.radial.weight, harmonics, edge_index, slots,
+                                      pair_blocks)
         else:
             i, j = edge_index
             weights = self.radial(rbf) * self.sender(h).index_select(0, j)  # (E, C)
@@ -163,9 +166,14 @@ class AngularInvariants(nn.Module):
             products.append((coupled * blocks[l3 - 1]).sum(1))  # (N, C)
         return out + self.products_out(torch.asinh(torch.cat(products, dim=-1)))
 
-    def chunked_density(self, rbf: torch.Tensor, harmonics: torch.Tensor) -> bool:
-        """Whether the densities take the edge-chunked path of ``nn.pair_kernels.angular_density``: force calls
-        with frozen weights (``nn.chunks.chunkable``) whose (E, M C) outer products would pass
-        ``nn.chunks.MIN_CHUNKED_BYTES``. Training keeps the plain, twice-differentiable sum."""
-        outer_width = harmonics.shape[1] * self.radial.out_features
-        return chunkable(self.radial) and worth_chunking(rbf, rbf.shape[0], outer_width)
+    def density_blocks(self, rbf: torch.Tensor, harmonics: torch.Tensor, edge_index: torch.Tensor, num_atoms: int,
+                       slots: torch.Tensor | None) -> list[tuple[int, int, int, int]] | None:
+        """Receiver blocks for ``nn.pair_kernels.angular_density``, or None for the plain sum (kept for the
+        backward pass whole). Blocks serve force calls with frozen weights (``nn.chunks.chunkable``) on the CPU
+        (``slots`` given), with edges sorted by receiver, whose (E, M + C) layout would pass
+        ``nn.chunks.MIN_CHUNKED_BYTES``; each block holds about ``nn.chunks.edge_chunk`` pairs. Training keeps
+        the plain, twice-differentiable sum."""
+        layout_width = harmonics.shape[1] + self.radial.out_features
+        if slots is None or not chunkable(self.radial) or not worth_chunking(rbf, rbf.shape[0], layout_width):
+            return None
+        return receiver_blocks(edge_index[0], num_atoms, edge_chunk(rbf, layout_width))

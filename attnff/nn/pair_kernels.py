@@ -9,7 +9,8 @@ calls with frozen weights; training keeps plain autograd.
 - ``pair_dot``:            out_e = scale <a_{i(e)}, b_{j(e)}>  (per-pair dot product over the last axis)
 - ``weighted_gather_sum``: out_i = sum_e w_e v_{j(e)}, e with receiver i  (attention-weighted sums)
 - ``product_gather_sum``:  out_c = sum over (a, b, c) of x_a * y_b  (e.g. GeomAtt's triplet products)
-- ``angular_density``:     A_i = sum_e Y_e (x) (R rbf_e * s_j(e)), e with receiver i  (nn.angular's densities)
+- ``angular_density``:     A_i = sum_e Y_e (x) (R rbf_e * s_j(e)), e with receiver i  (nn.angular's densities,
+                           by blocks of receivers)
 """
 
 import math
@@ -94,54 +95,66 @@ class _ProductGatherSum(torch.autograd.Function):
         return grad_left, grad_right, None, None, None, None
 
 
+def _density_block(sender, rbf, radial_weight, harmonics, receivers, senders, slots, block):
+    """One receiver block's pair directions and weights laid out per receiver, (n, K, M) and (n, K, C), with
+    the block's radial weights (k, C), gathered sender features (k, C) and layout index (k edges)."""
+    first, end, start, stop = block
+    where = (receivers[start:stop] - first, slots[start:stop])
+    width = int(slots[start:stop].max()) + 1 if stop > start else 1
+    radial = torch.mm(rbf[start:stop], radial_weight.t())
+    gathered = sender.index_select(0, senders[start:stop])
+    left = harmonics.new_zeros(end - first, width, harmonics.shape[1]).index_put_(where, harmonics[start:stop])
+    right = sender.new_zeros(end - first, width, sender.shape[1]).index_put_(where, radial * gathered)
+    return where, radial, gathered, left, right
+
+
 class _AngularDensity(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, sender, rbf, radial_weight, harmonics, receivers, senders, size, chunk):
-        num_edges, m, c = harmonics.shape[0], harmonics.shape[1], sender.shape[1]
-        out = sender.new_zeros(size, m * c)
-        for start, end in edge_ranges(num_edges, chunk):
-            weights = torch.mm(rbf[start:end], radial_weight.t()).mul_(sender.index_select(0, senders[start:end]))
-            outer = harmonics[start:end].unsqueeze(-1) * weights.unsqueeze(1)  # (chunk, M, C)
-            out.index_add_(0, receivers[start:end], outer.view(end - start, m * c))
-        ctx.save_for_backward(sender, rbf, radial_weight, harmonics, receivers, senders)
-        ctx.chunk = chunk
-        return out.view(size, m, c)
+    def forward(ctx, sender, rbf, radial_weight, harmonics, receivers, senders, slots, blocks):
+        out = sender.new_empty(blocks[-1][1], harmonics.shape[1], sender.shape[1])
+        for block in blocks:
+            *_, left, right = _density_block(sender, rbf, radial_weight, harmonics, receivers, senders, slots, block)
+            torch.bmm(left.transpose(1, 2), right, out=out[block[0]:block[1]])
+        ctx.save_for_backward(sender, rbf, radial_weight, harmonics, receivers, senders, slots)
+        ctx.blocks = blocks
+        return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        sender, rbf, radial_weight, harmonics, receivers, senders = ctx.saved_tensors
+        sender, rbf, radial_weight, harmonics, receivers, senders, slots = ctx.saved_tensors
         grad_sender, grad_rbf = torch.zeros_like(sender), torch.empty_like(rbf)
         grad_harmonics = torch.empty_like(harmonics)
-        for start, end in edge_ranges(receivers.shape[0], ctx.chunk):
-            send = senders[start:end]
-            incoming = grad_out.index_select(0, receivers[start:end])  # (chunk, M, C)
-            radial = torch.mm(rbf[start:end], radial_weight.t())  # (chunk, C)
-            gathered = sender.index_select(0, send)
-            grad_weights = torch.bmm(harmonics[start:end].unsqueeze(1), incoming).squeeze(1)  # (chunk, C)
-            grad_harmonics[start:end] = torch.bmm(incoming, (radial * gathered).unsqueeze(-1)).squeeze(-1)
-            grad_sender.index_add_(0, send, grad_weights * radial)
-            torch.mm(grad_weights.mul_(gathered), radial_weight, out=grad_rbf[start:end])
+        for block in ctx.blocks:
+            first, end, start, stop = block
+            where, radial, gathered, left, right = _density_block(sender, rbf, radial_weight, harmonics, receivers,
+                                                                  senders, slots, block)
+            incoming = grad_out[first:end]  # (n, M, C)
+            grad_harmonics[start:stop] = torch.bmm(right, incoming.transpose(1, 2))[where]
+            grad_weights = torch.bmm(left, incoming)[where]  # (k, C)
+            grad_sender.index_add_(0, senders[start:stop], grad_weights * radial)
+            torch.mm(grad_weights.mul_(gathered), radial_weight, out=grad_rbf[start:stop])
         return grad_sender, grad_rbf, None, grad_harmonics, None, None, None, None
 
 
 def angular_density(sender: torch.Tensor, rbf: torch.Tensor, radial_weight: torch.Tensor, harmonics: torch.Tensor,
-                    edge_index: torch.Tensor, size: int, chunk: int | None = None) -> torch.Tensor:
-    """A_i = sum over pairs e = (i, j) of the outer product Y_e (x) ((W_r rbf_e) * s_j), (size, M, C).
+                    edge_index: torch.Tensor, slots: torch.Tensor,
+                    blocks: list[tuple[int, int, int, int]]) -> torch.Tensor:
+    """A_i = sum over pairs e = (i, j) of the outer product Y_e (x) ((W_r rbf_e) * s_j), (N, M, C).
 
-    The densities of ``nn.angular.AngularInvariants`` with no (E, M, C) or (E, C) tensor kept for the
-    backward pass: the radial weights are recomputed from the (E, K) basis there. The weights W_r must be
-    frozen (no gradient is returned for them).
+    The densities of ``nn.angular.AngularInvariants`` block by block of receivers, each block's pairs laid out
+    per receiver (as ``nn.scatter.segment_outer_sum`` does for all at once) and contracted by one batched
+    matrix product. Only the (N, C), (E, K) and (E, M) inputs are kept for the backward pass, which lays each
+    block out again. The weights W_r must be frozen (no gradient is returned for them).
 
     Args:
         sender: (N, C) W_h h of every atom; rbf: (E, K) enveloped radial basis; radial_weight: (C, K) W_r.
         harmonics: (E, M) spherical harmonics of the pair directions.
-        edge_index: (2, E) receivers i (row 0) and senders j (row 1).
-        size: number of receivers N of the output.
-        chunk: pairs per chunk (default ``nn.chunks.edge_chunk``).
+        edge_index: (2, E) receivers i (row 0, sorted) and senders j (row 1).
+        slots: (E,) position of each pair among its receiver's (``nn.scatter.receiver_slots``).
+        blocks: receiver blocks covering atoms 0 .. N-1 (``nn.recompute.receiver_blocks``).
     """
-    return _AngularDensity.apply(sender, rbf, radial_weight, harmonics, edge_index[0], edge_index[1], size,
-                                 chunk or edge_chunk(sender, harmonics.shape[1] * sender.shape[1]))
+    return _AngularDensity.apply(sender, rbf, radial_weight, harmonics, edge_index[0], edge_index[1], slots, blocks)
 
 
 def pair_dot(left: torch.Tensor, right: torch.Tensor, index: torch.Tensor, scale: float = 1.0,
