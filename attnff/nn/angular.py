@@ -136,7 +136,7 @@ class AngularInvariants(nn.Module):
         """h: (N, F); edge_index: (2, E); rbf: (E, K) enveloped; harmonics: (E, L (L + 2));
         slots: (E,) from ``receiver_slots`` (faster on the CPU) or None -> (N, F)."""
         pair_blocks = self.density_blocks(rbf, harmonics, edge_index, h.shape[0], slots)
-        if pair_blocks is not None:
+        if pair_blocks is not None and slots is not None:
             density = angular_density(self.sender(h), rbf, self.radial.weight, harmonics, edge_index, slots,
                                       pair_blocks)
         else:
