@@ -1,14 +1,17 @@
-"""The angular densities of JAT on the CPU: padded batched product against the direct (E, M, C) sum.
+"""The angular densities on the CPU: padded batched product, direct (E, M, C) sum, and by receiver blocks.
 
     python benchmarks/angular_density.py                  # jat-ean on EAN boxes of 8 and 16 ion pairs
     python benchmarks/angular_density.py --rounds 10 --calls 30
+    python benchmarks/angular_density.py --potential jat-md17-ethanol --water 6144 --rounds 2 --calls 3
 
 ``nn.scatter.segment_outer_sum`` contracts each receiver's edges in a zero-padded block with one
 batched matrix product when it is given ``receiver_slots``; without them it sums the per-edge outer
-products, (E, M, C) values, directly (the path a GPU and torch.compile take). This script times one
-energy + forces + stress call of the potential both ways in one process (one thread, float32, CPU time
-per call, median over --calls calls), alternating the two in every round so that drift of a shared
-machine hits both, and prints the medians over rounds as a Markdown table.
+products, (E, M, C) values, directly (the path a GPU and torch.compile take). On large systems a force
+call lays out blocks of receivers one at a time instead (``nn.pair_kernels.angular_density``, "blocks"),
+keeping no per-pair tensor for the backward pass; "padded" then means the whole layout at once. This
+script times one energy + forces + stress call of the potential each way in one process (one thread,
+float32, CPU time per call, median over --calls calls), alternating the order in every round so that drift
+of a shared machine hits all, and prints the medians over rounds as a Markdown table.
 """
 
 import argparse
@@ -23,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--potential", default="jat-ean")
-    parser.add_argument("--pairs", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--pairs", type=int, nargs="+", default=[8, 16], help="EAN boxes of this many ion pairs")
+    parser.add_argument("--water", type=int, nargs="+", default=[],
+                        help="water boxes of 96 k^3 atoms instead (benchmarks/speed.py's systems)")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
@@ -33,20 +38,26 @@ def main() -> None:
     from attnff import AttnCalculator
     from attnff.datagen.ean import ean_box
     from attnff.models import jat
+    from attnff.nn.angular import AngularInvariants
+    from speed import build_system
 
     torch.set_num_threads(1)
-    padded_slots = jat.receiver_slots
-    paths = {"direct": lambda receivers, num_atoms: None, "padded": padded_slots}
+    padded_slots, blocks = jat.receiver_slots, AngularInvariants.density_blocks
+    paths = {"direct": (lambda receivers, num_atoms: None, blocks),
+             "padded": (padded_slots, lambda *args: None),
+             "blocks": (padded_slots, blocks)}
     calc = AttnCalculator.load(args.potential, device="cpu", dtype="float32")
-    lines = ["| ion pairs | atoms | pairs in the model | direct (ms) | padded (ms) | speed-up |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for pairs in args.pairs:
-        batch = calc.batch_for(ean_box(pairs, seed=0))
-        times = {name: [] for name in paths}
+    lines = ["| system | atoms | pairs in the model | direct (ms) | padded (ms) | blocks (ms) | padded / direct "
+             "| blocks / padded |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    systems = ([(f"water {n}", build_system(n)) for n in args.water] if args.water
+               else [(f"EAN, {pairs} ion pairs", ean_box(pairs, seed=0)) for pairs in args.pairs])
+    for label, atoms in systems:
+        batch = calc.batch_for(atoms)
+        times: dict[str, list[float]] = {name: [] for name in paths}
         for round_index in range(args.rounds):
             order = list(paths) if round_index % 2 == 0 else list(reversed(paths))
             for name in order:
-                jat.receiver_slots = paths[name]
+                jat.receiver_slots, AngularInvariants.density_blocks = paths[name]
                 calc.potential(batch, forces=True, stress=True)  # warm-up
                 per_call = []
                 for _ in range(args.calls):
@@ -54,10 +65,10 @@ def main() -> None:
                     calc.potential(batch, forces=True, stress=True)
                     per_call.append(time.thread_time() - started)
                 times[name].append(statistics.median(per_call))
-        jat.receiver_slots = padded_slots
-        direct, padded = (1e3 * statistics.median(times[name]) for name in ("direct", "padded"))
-        lines.append(f"| {pairs} | {batch.numbers.shape[0]} | {batch.edge_index.shape[1]} "
-                     f"| {direct:.1f} | {padded:.1f} | {direct / padded:.2f}x |")
+        jat.receiver_slots, AngularInvariants.density_blocks = padded_slots, blocks
+        direct, padded, blocked = (1e3 * statistics.median(times[name]) for name in paths)
+        lines.append(f"| {label} | {batch.numbers.shape[0]} | {batch.edge_index.shape[1]} | {direct:.1f} "
+                     f"| {padded:.1f} | {blocked:.1f} | {padded / direct:.2f} | {blocked / padded:.2f} |")
     print(f"`python benchmarks/angular_density.py {' '.join(sys.argv[1:])}`: {args.potential}, energy + forces + "
           f"stress, CPU time per call, median of {args.calls} calls, median over {args.rounds} alternating rounds\n")
     print("\n".join(lines))
