@@ -68,6 +68,10 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
                         "32 angular channels (from 16)"),
     "cmret-ema999": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "training.ema_decay=0.999"],
                      "EMA decay 0.999 (from 0.99): weights averaged over about ten epochs instead of one"),
+    "cmret-huber": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "training.loss=huber"],
+                    "Huber loss (delta 0.01) instead of MSE"),
+    "cmret-float64": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "training.dtype=float64"],
+                      "float64 training (from float32; evaluation is in float64 either way)"),
     "geomatt": ("geomatt", None, GEOMATT_BEFORE, "GeomAtt, the race's recipe"),
     "geomatt-angular": ("geomatt", "geomatt", ANGULAR_PRODUCTS,
                         "angular invariants with four-body products in every interaction (16 channels, degree 3, "
