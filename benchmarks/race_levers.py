@@ -72,6 +72,8 @@ LEVERS: dict[str, tuple[str, str | None, list[str], str]] = {
                     "Huber loss (delta 0.01) instead of MSE"),
     "cmret-float64": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "training.dtype=float64"],
                       "float64 training (from float32; evaluation is in float64 either way)"),
+    "cmret-degree2": ("cmret", "cmret-lr3-angular-poly", [*CMRET_SHIPPED, "model.angular_degree=2"],
+                      "angular degree 2 (from 3): smoother angular functions, fewer Gaunt triples"),
     "geomatt": ("geomatt", None, GEOMATT_BEFORE, "GeomAtt, the race's recipe"),
     "geomatt-angular": ("geomatt", "geomatt", ANGULAR_PRODUCTS,
                         "angular invariants with four-body products in every interaction (16 channels, degree 3, "
