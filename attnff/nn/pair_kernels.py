@@ -19,6 +19,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .chunks import edge_chunk, edge_ranges
+from .scatter import receiver_layout
 
 __all__ = ["angular_density", "pair_dot", "product_gather_sum", "weighted_gather_sum"]
 
@@ -103,8 +104,8 @@ def _density_block(sender, rbf, radial_weight, harmonics, receivers, senders, sl
     width = int(slots[start:stop].max()) + 1 if stop > start else 1
     radial = torch.mm(rbf[start:stop], radial_weight.t())
     gathered = sender.index_select(0, senders[start:stop])
-    left = harmonics.new_zeros(end - first, width, harmonics.shape[1]).index_put_(where, harmonics[start:stop])
-    right = sender.new_zeros(end - first, width, sender.shape[1]).index_put_(where, radial * gathered)
+    left = receiver_layout(harmonics[start:stop], where, end - first, width)
+    right = receiver_layout(radial * gathered, where, end - first, width)
     return where, radial, gathered, left, right
 
 

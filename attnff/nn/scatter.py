@@ -2,7 +2,8 @@
 
 import torch
 
-__all__ = ["expand_ranges", "receiver_slots", "segment_outer_sum", "segment_softmax_with_self", "segment_sum"]
+__all__ = ["expand_ranges", "receiver_layout", "receiver_slots", "segment_outer_sum", "segment_softmax_with_self",
+           "segment_sum"]
 
 
 def expand_ranges(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,6 +39,13 @@ def receiver_slots(receivers: torch.Tensor, num_atoms: int) -> torch.Tensor | No
     return slots
 
 
+def receiver_layout(values: torch.Tensor, where: tuple[torch.Tensor, torch.Tensor], num_segments: int,
+                    width: int) -> torch.Tensor:
+    """Rows of ``values`` (E, F) placed at their (receiver, slot) positions ``where`` in a zero-padded
+    (num_segments, width, F) block, ``width`` at least the largest slot + 1."""
+    return values.new_zeros(num_segments, width, values.shape[1]).index_put(where, values)
+
+
 def segment_outer_sum(left: torch.Tensor, right: torch.Tensor, receivers: torch.Tensor, num_segments: int,
                       slots: torch.Tensor | None = None) -> torch.Tensor:
     """out[n] = sum over edges e with receivers[e] = n of the outer product left[e] (M,) x right[e] (C,): (N, M, C).
@@ -55,8 +63,8 @@ def segment_outer_sum(left: torch.Tensor, right: torch.Tensor, receivers: torch.
         return segment_sum(left.unsqueeze(-1) * right.unsqueeze(1), receivers, num_segments)
     width = int(slots.max()) + 1 if slots.numel() else 1
     where = (receivers, slots)
-    left_blocks = left.new_zeros(num_segments, width, left.shape[1]).index_put(where, left)  # (N, K, M)
-    right_blocks = right.new_zeros(num_segments, width, right.shape[1]).index_put(where, right)  # (N, K, C)
+    left_blocks = receiver_layout(left, where, num_segments, width)  # (N, K, M)
+    right_blocks = receiver_layout(right, where, num_segments, width)  # (N, K, C)
     return torch.bmm(left_blocks.transpose(1, 2), right_blocks)
 
 
